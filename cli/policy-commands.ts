@@ -1,0 +1,59 @@
+import type { JWTPayload } from 'jose';
+import { decodeCompactJws } from '../shared/caller/decode.js';
+import { TokexError } from '../shared/errors.js';
+import { loadPolicyFile } from '../shared/policy/load.js';
+import { rulesFor, scopesFor, tokenGrantFor, whyRuleFails } from '../shared/policy/match.js';
+import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
+import { loadSettings, withLocalSettings, type RuntimeMode } from '../shared/settings.js';
+import { DEV_AUDIENCE, DEV_ISSUER_NAME, devIssuerUrl } from '../local/dev-issuer.js';
+
+function load(file: string, mode: RuntimeMode): Policy {
+  const settings = loadSettings(withLocalSettings(process.env), 'local');
+  const dev: IssuerConfig = {
+    name: DEV_ISSUER_NAME, kind: 'oidc', issuer: devIssuerUrl(settings), audiences: [DEV_AUDIENCE],
+    jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'],
+  };
+  return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, builtInIssuers: mode === 'local' ? [dev] : [] });
+}
+
+/** `tokex policy check`: throws a PolicyError (file:line: path: problem) or says what was loaded. */
+export function checkPolicy(file: string, mode: RuntimeMode): string {
+  const policy = load(file, mode);
+  const grants = policy.rules.reduce((n, r) => n + r.grants.length, 0);
+  return `${file}: ok (${policy.issuers.length} issuers, ${policy.identities.size} identities, ${policy.rules.length} rules, ${grants} grants; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host)`;
+}
+
+/**
+ * `tokex policy explain`: which rule and grant a token would get, or why none. Reads the token's
+ * claims without verifying its signature: it explains the policy, it does not vouch for the token.
+ */
+export async function explainPolicy(
+  file: string,
+  token: string,
+  request: { target?: string | undefined; scope?: string | undefined; mode: RuntimeMode },
+): Promise<{ text: string; ok: boolean }> {
+  const policy = load(file, request.mode);
+  let claims: JWTPayload;
+  try {
+    claims = decodeCompactJws(token).payload as JWTPayload;
+  } catch (err) {
+    return { text: `token: ${err instanceof TokexError ? err.detail : 'cannot be read'}`, ok: false };
+  }
+  const issuer = policy.issuers.find((i) => i.issuer === claims.iss);
+  const lines = [`token: iss ${JSON.stringify(claims.iss)}, sub ${JSON.stringify(claims.sub)} (signature not checked)`];
+  if (!issuer) return { text: [...lines, 'issuer: not trusted by this policy (reason unknown_issuer)'].join('\n'), ok: false };
+  lines.push(`issuer: ${issuer.name}`);
+  for (const rule of policy.rules) {
+    const why = whyRuleFails(rule, issuer.name, claims);
+    lines.push(`rule ${rule.name}: ${why === undefined ? 'holds' : `does not hold (${why})`}`);
+  }
+  const rules = rulesFor(policy, issuer.name, claims);
+  if (rules.length === 0) return { text: [...lines, 'result: no rule holds (reason no_rule)'].join('\n'), ok: false };
+  if (request.target === undefined) return { text: lines.join('\n'), ok: true };
+  const match = tokenGrantFor(rules, request.target);
+  if (!match) return { text: [...lines, `result: no holding rule grants ${request.target} (reason target_not_allowed)`].join('\n'), ok: false };
+  const scopes = scopesFor(match.grant, request.scope?.split(' '));
+  if (!scopes) return { text: [...lines, `result: rule ${match.rule.name} grants ${request.target}, but not every requested scope (reason scope_not_allowed)`].join('\n'), ok: false };
+  const what = match.grant.kind === 'entra' ? `an Entra token as identity ${match.grant.identity}` : `a minted token for ${match.grant.lifetimeSeconds}s at most`;
+  return { text: [...lines, `result: rule ${match.rule.name} grants ${what}, scope "${scopes.join(' ')}"`].join('\n'), ok: true };
+}

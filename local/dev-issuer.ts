@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { SignJWT, type JSONWebKeySet } from 'jose';
+import { staticIssuerKeys } from '../shared/caller/issuer-keys.js';
+import type { TrustedIssuer } from '../shared/caller/validate.js';
+import { loadOrCreateKeyFile } from '../shared/keys/local-key-file.js';
+import { generateSigningKey, signingKeyFrom, type SigningKey } from '../shared/keys/signing-key.js';
+import type { Settings } from '../shared/settings.js';
+
+/**
+ * The built-in development issuer of the local host (never of the Functions entry point): an RSA
+ * key generated once into `.local/`, whose tokens `tokex dev-token` prints and `policy.dev.yaml`
+ * trusts under the issuer name `dev`.
+ */
+export const DEV_ISSUER_NAME = 'dev';
+export const DEV_AUDIENCE = 'api://tokex';
+
+export function devIssuerUrl(settings: Pick<Settings, 'port'>): string {
+  return `http://localhost:${settings.port}/dev`;
+}
+
+export function loadDevIssuerKey(settings: Pick<Settings, 'localDir'>): Promise<SigningKey> {
+  const file = join(settings.localDir, 'dev-issuer-key.json');
+  return signingKeyFrom(loadOrCreateKeyFile(file, () => generateSigningKey('RS256')), file);
+}
+
+export function devJwks(key: SigningKey): JSONWebKeySet {
+  return { keys: [key.publicJwk] };
+}
+
+export async function devTrustedIssuer(settings: Settings): Promise<TrustedIssuer> {
+  const key = await loadDevIssuerKey(settings);
+  return {
+    config: {
+      name: DEV_ISSUER_NAME,
+      kind: 'oidc',
+      issuer: devIssuerUrl(settings),
+      audiences: [DEV_AUDIENCE],
+      jwksUri: undefined,
+      algorithms: ['RS256'],
+      tenants: undefined,
+      types: ['JWT'],
+    },
+    keys: staticIssuerKeys(devJwks(key)),
+  };
+}
+
+export interface DevTokenOptions {
+  readonly subject: string;
+  readonly roles?: readonly string[];
+  readonly claims?: Readonly<Record<string, string>>;
+  readonly audience?: string;
+  readonly lifetimeSeconds?: number;
+}
+
+/** A caller token from the dev issuer, shaped like an Entra app token (`roles`, `azp`). */
+export async function mintDevToken(settings: Settings, options: DevTokenOptions): Promise<string> {
+  const key = await loadDevIssuerKey(settings);
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    ...(options.roles && options.roles.length > 0 && { roles: [...options.roles] }),
+    ...options.claims,
+  })
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })
+    .setIssuer(devIssuerUrl(settings))
+    .setSubject(options.subject)
+    .setAudience(options.audience ?? DEV_AUDIENCE)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + (options.lifetimeSeconds ?? 3600))
+    .sign(key.privateKey);
+}

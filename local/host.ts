@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import azureFunctions from '@azure/functions';
+import type { Route } from '../functions/routes.js';
+import { MAX_BODY_BYTES } from '../shared/exchange/token-exchange.js';
+import { log } from '../shared/log.js';
+
+// @azure/functions is CommonJS; its classes are not detected as named ESM exports.
+const { HttpRequest, HttpResponse, InvocationContext } = azureFunctions;
+
+/** Requests whose headers exceed this are refused by Node itself; the 16 KiB token cap is tokex's own. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+export interface LocalHost {
+  readonly server: Server;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Extra routes only the local host serves (the dev issuer's JWKS). */
+export type StaticRoutes = Readonly<Record<string, () => unknown>>;
+
+/**
+ * Serves the same handlers as the Functions host, at the same routes, with real @azure/functions
+ * HttpRequest/InvocationContext objects: what runs here is what runs in Azure.
+ */
+export async function startLocalHost(routes: readonly Route[], options: { port: number; host: string; extra?: StaticRoutes }): Promise<LocalHost> {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 5_000 }, (req, res) => {
+    serve(routes, options.extra ?? {}, req, res).catch((err: unknown) => {
+      log.error('local host failed to answer', { error: (err as Error).name });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'server_error', error_description: 'Internal error.' }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    server,
+    url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serve(routes: readonly Route[], extra: StaticRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname.replace(/^\/+/, '');
+  const staticRoute = extra[url.pathname];
+  if (staticRoute && req.method === 'GET') {
+    return send(res, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }, Buffer.from(JSON.stringify(staticRoute())));
+  }
+  const matches = routes.map((r) => ({ r, params: matchRoute(r.route, path) })).filter((m) => m.params !== undefined);
+  const match = matches.find((m) => m.r.methods.includes(req.method as Route['methods'][number]));
+  if (!match) {
+    req.resume();
+    if (matches.length > 0) {
+      const allow = matches.flatMap((m) => m.r.methods).join(', ');
+      return send(res, 405, { allow, 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ error: 'invalid_request', error_description: `Use ${allow}.` })));
+    }
+    return send(res, 404, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ error: 'not_found' })));
+  }
+
+  const body = await readCapped(req, MAX_BODY_BYTES);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  // The front end in Azure appends the client address; here it is the socket's, never the client's say.
+  headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+  const request = new HttpRequest({
+    method: req.method ?? 'GET',
+    url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
+    headers,
+    params: match.params ?? {},
+    ...(body.byteLength > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? { body: { bytes: body } } : {}),
+  });
+  const context = new InvocationContext({
+    invocationId: randomUUID(),
+    functionName: match.r.name,
+    logHandler: (level, ...args) => log[level === 'error' || level === 'critical' ? 'error' : 'warn'](args.map(String).join(' '), { function: match.r.name }),
+  });
+  const init = await match.r.handler(request, context);
+  const response = new HttpResponse(init as ConstructorParameters<typeof HttpResponse>[0]);
+  const out: Record<string, string> = {};
+  response.headers.forEach((value, name) => (out[name] = value));
+  send(res, response.status, out, Buffer.from(await response.arrayBuffer()));
+}
+
+/** Reads the body up to `limit + 1` bytes and discards the rest, so a huge upload costs no memory. */
+function readCapped(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (size > limit) return;
+      chunks.push(chunk);
+      size += chunk.byteLength;
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer): void {
+  res.writeHead(status, { ...headers, 'content-length': String(body.byteLength) });
+  res.end(body);
+}
+
+/** Matches a Functions route template (`credentials/{name}`) against a path; undefined when it does not. */
+export function matchRoute(template: string, path: string): Record<string, string> | undefined {
+  const want = template.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const g = got[i]!;
+    const param = /^\{(\w+)\}$/.exec(w);
+    if (param) {
+      if (g === '') return undefined;
+      try {
+        params[param[1]!] = decodeURIComponent(g);
+      } catch {
+        return undefined;
+      }
+    } else if (w !== g) return undefined;
+  }
+  return params;
+}

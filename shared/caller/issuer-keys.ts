@@ -1,0 +1,106 @@
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { TokexError } from '../errors.js';
+import type { IssuerConfig } from '../policy/policy.js';
+import { isAllowedFetchUrl } from '../url.js';
+import { FetchError, fetchJson, fetchText } from './fetch-json.js';
+
+/** After a successful fetch, an unknown `kid` may trigger another only after this long. */
+export const JWKS_COOLDOWN_MS = 30_000;
+/** How long a fetched key set is trusted before it is fetched again. */
+export const JWKS_MAX_AGE_MS = 10 * 60_000;
+/** How long known keys stay usable while the issuer's JWKS endpoint cannot be reached. */
+export const JWKS_STALE_GRACE_MS = 24 * 3600_000;
+/** After a failed fetch, how long requests use the last good keys without trying again. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
+
+/** The keys of one issuer. `jwks()` is the last set seen (for the Entra key–issuer binding). */
+export interface IssuerKeys {
+  readonly getKey: JWTVerifyGetKey;
+  jwks(): JSONWebKeySet | undefined;
+}
+
+/** Keys held in memory (the local host's dev issuer). */
+export function staticIssuerKeys(jwks: JSONWebKeySet): IssuerKeys {
+  return { getKey: createLocalJWKSet(jwks), jwks: () => jwks };
+}
+
+/**
+ * Keys fetched from the issuer's JWKS (found by OIDC discovery when `jwksUri` is not configured),
+ * cached by jose's remote key set; when the endpoint is down, the last good set keeps working for
+ * up to 24 h. A fetch failure with no usable keys is `downstream_unavailable` (503), not a refusal.
+ */
+export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = Date.now): IssuerKeys {
+  let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let locating: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  let lastGood: { jwks: JSONWebKeySet; at: number; getKey: JWTVerifyGetKey } | undefined;
+  let failedAt = -Infinity;
+
+  const remoteSet = async () => {
+    if (remote) return remote;
+    locating ??= locateJwks(issuer).then(
+      (uri) =>
+        (remote = createRemoteJWKSet(new URL(uri), {
+          cooldownDuration: JWKS_COOLDOWN_MS,
+          cacheMaxAge: JWKS_MAX_AGE_MS,
+          [customFetch]: async (url: string, init: { signal?: AbortSignal }) =>
+            new Response(await fetchText(url, init.signal), { status: 200, headers: { 'content-type': 'application/json' } }),
+        })),
+      (err: unknown) => {
+        failedAt = now();
+        // Let the next request try discovery again, but not before the retry pause.
+        setTimeout(() => (locating = undefined), RETRY_AFTER_FAILURE_MS).unref();
+        throw unavailable(issuer, err);
+      },
+    );
+    return locating;
+  };
+
+  const remember = (set: ReturnType<typeof createRemoteJWKSet>) => {
+    const jwks = set.jwks();
+    if (jwks && jwks !== lastGood?.jwks) lastGood = { jwks, at: now(), getKey: createLocalJWKSet(jwks) };
+  };
+
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    const usable = lastGood && now() - lastGood.at < JWKS_STALE_GRACE_MS ? lastGood : undefined;
+    if (usable && now() - failedAt < RETRY_AFTER_FAILURE_MS) return usable.getKey(header, token);
+    const set = await remoteSet();
+    try {
+      const key = await set(header, token);
+      remember(set);
+      return key;
+    } catch (err) {
+      if (!isFetchFailure(err)) {
+        remember(set);
+        throw err;
+      }
+      failedAt = now();
+      if (usable) return usable.getKey(header, token);
+      throw unavailable(issuer, err);
+    }
+  };
+
+  return { getKey, jwks: () => lastGood?.jwks };
+}
+
+async function locateJwks(issuer: IssuerConfig): Promise<string> {
+  if (issuer.jwksUri) return issuer.jwksUri;
+  const url = `${issuer.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const doc = (await fetchJson(url)) as { issuer?: unknown; jwks_uri?: unknown } | null;
+  if (typeof doc !== 'object' || doc === null) throw new FetchError(`${url}: not a JSON object`);
+  if (doc.issuer !== issuer.issuer) throw new FetchError(`${url}: "issuer" does not match the configured issuer`);
+  if (typeof doc.jwks_uri !== 'string' || !isAllowedFetchUrl(doc.jwks_uri)) {
+    throw new FetchError(`${url}: "jwks_uri" missing or not https`);
+  }
+  return doc.jwks_uri;
+}
+
+function isFetchFailure(err: unknown): boolean {
+  return err instanceof FetchError || err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid;
+}
+
+function unavailable(issuer: IssuerConfig, err: unknown): TokexError {
+  if (err instanceof TokexError) return err;
+  return new TokexError('downstream_unavailable', `keys of issuer "${issuer.name}" unavailable: ${(err as Error).message}`, {
+    retryAfter: 30,
+  });
+}

@@ -1,0 +1,95 @@
+import { TokexError } from '../errors.js';
+import { isAbsoluteUri } from '../url.js';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+const SUBJECT_TOKEN_TYPES = [TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS_TOKEN];
+const DEFAULT_SUFFIX = '/.default';
+/** RFC 6749 §3.3 scope-token characters. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/** Parameters that must appear at most once (RFC 6749 §3.1: "MUST NOT be included more than once"). */
+const SINGLE_PARAMETERS = [
+  'grant_type', 'subject_token', 'subject_token_type', 'requested_token_type', 'resource', 'audience', 'scope',
+  'actor_token', 'actor_token_type', 'client_id',
+];
+
+/** A well-formed RFC 8693 request. */
+export interface ExchangeRequest {
+  readonly subjectToken: string;
+  readonly target: string;
+  /** The requested scopes, or undefined when `scope` was omitted. */
+  readonly scopes: readonly string[] | undefined;
+  readonly requestedTokenType: string;
+}
+
+/** What was learnt of the request before it failed, for the audit record. */
+export interface PartialRequest {
+  target?: string;
+  scopes?: string[];
+  subjectToken?: string;
+}
+
+/**
+ * Parses `application/x-www-form-urlencoded` per RFC 8693 §2.1. Unknown parameters are ignored
+ * (RFC 6749 §3.2); known ones repeated, or `resource` with `audience`, are `invalid_request`.
+ * `seen` is filled as parsing proceeds so a refusal can still be audited with its target.
+ */
+export function parseTokenRequest(contentType: string | null, body: string, seen: PartialRequest): ExchangeRequest {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/x-www-form-urlencoded') {
+    throw new TokexError('malformed_request', `content type is ${mediaType ? `"${mediaType.slice(0, 60)}"` : 'missing'}, not application/x-www-form-urlencoded`);
+  }
+  const form = new URLSearchParams(body);
+  for (const name of SINGLE_PARAMETERS) {
+    if (form.getAll(name).length > 1) throw new TokexError('malformed_request', `parameter "${name}" is repeated`);
+  }
+  const param = (name: string) => {
+    const value = form.get(name);
+    return value === null || value === '' ? undefined : value;
+  };
+
+  const grantType = param('grant_type');
+  if (grantType === undefined) throw new TokexError('malformed_request', 'grant_type is missing');
+  if (grantType !== TOKEN_EXCHANGE_GRANT) throw new TokexError('unsupported_grant_type', 'grant_type is not token-exchange');
+
+  const scopeParam = form.get('scope');
+  const scopes = scopeParam === null ? undefined : scopeParam.split(' ');
+  if (scopes !== undefined && !scopes.every((s) => SCOPE_TOKEN.test(s))) {
+    throw new TokexError('malformed_request', 'scope is not a space-delimited list of scope tokens');
+  }
+  if (scopes) seen.scopes = [...scopes];
+
+  const resource = param('resource');
+  const audience = param('audience');
+  if (resource !== undefined && audience !== undefined) throw new TokexError('malformed_request', 'both resource and audience are given');
+  const target = resource ?? audience ?? targetFromScopes(scopes);
+  if (target !== undefined) seen.target = target;
+
+  const subjectToken = param('subject_token');
+  if (subjectToken !== undefined) seen.subjectToken = subjectToken;
+
+  if (form.has('actor_token') || form.has('actor_token_type')) {
+    throw new TokexError('actor_not_supported', 'actor_token given (delegation is not supported)');
+  }
+  if (subjectToken === undefined) throw new TokexError('malformed_request', 'subject_token is missing');
+  const subjectTokenType = param('subject_token_type');
+  if (subjectTokenType === undefined) throw new TokexError('malformed_request', 'subject_token_type is missing');
+  if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType)) throw new TokexError('unsupported_token_type', 'subject_token_type is not jwt or access_token');
+  const requestedTokenType = param('requested_token_type') ?? TOKEN_TYPE_ACCESS_TOKEN;
+  if (!SUBJECT_TOKEN_TYPES.includes(requestedTokenType)) {
+    throw new TokexError('unsupported_token_type', 'requested_token_type is not access_token or jwt');
+  }
+
+  if (target === undefined) throw new TokexError('malformed_request', 'no target: give resource, audience, or a scope of the form <resource>/.default');
+  if (resource !== undefined && !isAbsoluteUri(resource)) throw new TokexError('target_not_allowed', 'resource is not an absolute URI');
+  return { subjectToken, target, scopes, requestedTokenType };
+}
+
+/** `https://ml.azure.com/.default` names the target `https://ml.azure.com`, the Entra convention. */
+function targetFromScopes(scopes: readonly string[] | undefined): string | undefined {
+  const defaults = scopes?.filter((s) => s.endsWith(DEFAULT_SUFFIX)) ?? [];
+  if (defaults.length !== 1) return undefined;
+  const target = defaults[0]!.slice(0, -DEFAULT_SUFFIX.length);
+  return target === '' ? undefined : target;
+}

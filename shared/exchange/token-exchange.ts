@@ -1,0 +1,113 @@
+import { performance } from 'node:perf_hooks';
+import { callerSummary, outcomeOf, tokenFingerprint, type AuditRecord } from '../audit/record.js';
+import { CallerRefused } from '../caller/validate.js';
+import { TokexError } from '../errors.js';
+import { mintAccessToken } from '../grants/minted.js';
+import { NO_STORE, oauthError, type HttpResult } from '../http-result.js';
+import { log } from '../log.js';
+import { rulesFor, scopesFor, tokenGrantFor } from '../policy/match.js';
+import type { Tokex } from '../tokex.js';
+import { parseTokenRequest, type PartialRequest } from './request.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface TokenEndpointRequest {
+  readonly contentType: string | null;
+  /** The body as received; a body over MAX_BODY_BYTES may be cut short by the host. */
+  readonly body: Uint8Array;
+  readonly clientIp: string | undefined;
+  readonly correlationId: string;
+}
+
+/**
+ * POST /token: RFC 8693 token exchange. Reads like the RFC: check the request, validate the subject
+ * token, find what the policy grants this caller for this target, issue exactly that. Whatever
+ * happens, one audit record is written before the answer goes out.
+ */
+export async function exchangeToken(tokex: Tokex, http: TokenEndpointRequest): Promise<HttpResult> {
+  const started = performance.now();
+  const record: AuditRecord = {
+    time: new Date(tokex.now()).toISOString(),
+    event: 'token.exchange',
+    outcome: 'denied',
+    reason: 'ok',
+    correlationId: http.correlationId,
+    durationMs: 0,
+    ...(http.clientIp && { clientIp: http.clientIp }),
+  };
+  const seen: PartialRequest = {};
+
+  let result: HttpResult;
+  try {
+    result = await grant(tokex, http, record, seen);
+  } catch (err) {
+    const failure = err instanceof TokexError ? err : new TokexError('internal_error', `unexpected ${(err as Error)?.name ?? 'error'}`, { cause: err });
+    if (failure.reason === 'internal_error') log.error('token exchange failed', { correlationId: http.correlationId, error: describe(err) });
+    if (err instanceof CallerRefused && err.caller) record.caller = callerSummary(err.caller);
+    record.reason = failure.reason;
+    record.detail = failure.detail;
+    result = oauthError(failure.reason, http.correlationId, failure.retryAfter);
+  }
+  if (seen.target !== undefined || seen.scopes !== undefined) {
+    record.request = { ...(seen.target !== undefined && { target: seen.target }), ...(seen.scopes && { scopes: seen.scopes }) };
+  }
+  if (seen.subjectToken !== undefined) record.subjectTokenId = tokenFingerprint(seen.subjectToken);
+  record.outcome = outcomeOf(result.status);
+  record.durationMs = Math.round((performance.now() - started) * 100) / 100;
+
+  const recorded = await tokex.auditor.write(record);
+  if (!recorded && tokex.settings.auditRequired) {
+    // Fail closed: a token that could not be audited is not released.
+    log.error('audit required but no sink accepted the record; refusing', { correlationId: http.correlationId });
+    return oauthError('audit_unavailable', http.correlationId, 5);
+  }
+  return result;
+}
+
+async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditRecord, seen: PartialRequest): Promise<HttpResult> {
+  // 1. The request (RFC 8693 §2.1).
+  if (http.body.byteLength > MAX_BODY_BYTES) throw new TokexError('body_too_large', `body over ${MAX_BODY_BYTES} bytes`);
+  const request = parseTokenRequest(http.contentType, Buffer.from(http.body).toString('utf8'), seen);
+
+  // 2. The subject token: who is asking.
+  const caller = await tokex.validator.validate(request.subjectToken);
+  record.caller = callerSummary(caller);
+
+  // 3. The policy: what this caller may have for this target, down-scoped, never widened.
+  const rules = rulesFor(tokex.policy, caller.issuerName, caller.claims);
+  if (rules.length === 0) throw new TokexError('no_rule', 'caller matches no rule');
+  const match = tokenGrantFor(rules, request.target);
+  if (!match) throw new TokexError('target_not_allowed', 'no rule of this caller grants the target');
+  record.rule = match.rule.name;
+  const scopes = scopesFor(match.grant, request.scopes);
+  if (!scopes) throw new TokexError('scope_not_allowed', 'a requested scope is not granted for the target');
+
+  // 4. The token (RFC 8693 §2.2.1).
+  if (match.grant.kind !== 'minted') {
+    throw new TokexError('downstream_unavailable', `entra grants are not available in this build (identity "${match.grant.identity}")`, { retryAfter: 60 });
+  }
+  const minted = await mintAccessToken(tokex.signingKeys.current, {
+    issuer: tokex.settings.issuer,
+    caller,
+    audience: match.grant.target,
+    scopes,
+    lifetimeSeconds: match.grant.lifetimeSeconds,
+    nowSeconds: Math.floor(tokex.now() / 1000),
+  });
+  record.grant = { kind: 'minted', scopes: [...scopes], expiresAt: new Date(minted.expiresAt * 1000).toISOString(), jti: minted.jti };
+  return {
+    status: 200,
+    headers: { ...NO_STORE, 'x-correlation-id': http.correlationId },
+    body: {
+      access_token: minted.token,
+      issued_token_type: request.requestedTokenType,
+      token_type: 'Bearer',
+      expires_in: minted.expiresIn,
+      scope: scopes.join(' '),
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

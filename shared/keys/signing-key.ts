@@ -1,0 +1,55 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK, type JSONWebKeySet } from 'jose';
+import { ConfigError } from '../errors.js';
+
+export type SigningAlgorithm = 'ES256' | 'RS256';
+
+/** A private key tokex signs minted tokens with, and the public JWK it publishes for it. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly privateKey: KeyObject;
+  readonly publicJwk: JWK;
+}
+
+/** The key that signs now and those that signed tokens which may still be unexpired. */
+export interface SigningKeys {
+  readonly current: SigningKey;
+  readonly previous: readonly SigningKey[];
+}
+
+export function generateSigningKey(alg: SigningAlgorithm = 'ES256'): JWK {
+  const { privateKey } = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return privateKey.export({ format: 'jwk' }) as JWK;
+}
+
+/**
+ * Reads a private key given as a JWK (JSON) or PEM (PKCS#8, SEC1 or PKCS#1). `where` names the
+ * source in errors; the key material itself never appears in one.
+ */
+export async function signingKeyFrom(material: string, where: string): Promise<SigningKey> {
+  let privateKey: KeyObject;
+  try {
+    const trimmed = material.trim();
+    privateKey = trimmed.startsWith('{')
+      ? createPrivateKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' })
+      : createPrivateKey({ key: trimmed, format: 'pem' });
+  } catch {
+    throw new ConfigError(`${where}: not a private key (expected a private JWK or a PEM private key)`);
+  }
+  const alg = algorithmFor(privateKey, where);
+  const publicJwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+  const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
+  return { kid, alg, privateKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' } };
+}
+
+function algorithmFor(key: KeyObject, where: string): SigningAlgorithm {
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'RS256';
+  throw new ConfigError(`${where}: the key must be EC P-256 (ES256) or RSA of at least 2048 bits (RS256)`);
+}
+
+/** The JWKS of `/.well-known/jwks.json`: public parts only, current key first. */
+export function publicJwks(keys: SigningKeys): JSONWebKeySet {
+  return { keys: [keys.current, ...keys.previous].map((k) => k.publicJwk) };
+}

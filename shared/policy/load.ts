@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { compileGlob } from './glob.js';
+import type { ClaimCondition, Grant, IdentityConfig, IssuerConfig, Policy, Rule } from './policy.js';
+import { DURATION, policySchema, type IssuerEntry, type PolicyDocument } from './schema.js';
+
+export interface PolicyLoadOptions {
+  /** tokex's own issuer: a policy that trusts it is refused (a minted token must never be a subject token). */
+  readonly ownIssuer: string;
+  /** Issuers the host provides without a policy entry (the local host's `dev`). */
+  readonly builtInIssuers?: readonly IssuerConfig[];
+  /** `azure-cli` identities are for local development only. */
+  readonly mode: 'azure' | 'local';
+}
+
+/** One problem in a policy file, located for a human. */
+export interface PolicyProblem {
+  readonly line: number;
+  readonly path: string;
+  readonly message: string;
+}
+
+export class PolicyError extends ConfigError {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly PolicyProblem[],
+  ) {
+    super(problems.map((p) => `${file}:${p.line}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'));
+    this.name = 'PolicyError';
+  }
+}
+
+const MAX_LIFETIME_SECONDS = 24 * 3600;
+const DEFAULT_LIFETIME_SECONDS = 600;
+const ENTRA_HOSTS = new Set(['login.microsoftonline.com', 'sts.windows.net']);
+
+export function loadPolicyFile(file: string, options: PolicyLoadOptions): Policy {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PolicyError(file, [{ line: 0, path: '', message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }]);
+  }
+  return parsePolicy(text, file, options);
+}
+
+/** Parses YAML or JSON (JSON is read as YAML 1.2), checks the schema and the cross-references, compiles. */
+export function parsePolicy(text: string, file: string, options: PolicyLoadOptions): Policy {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  if (doc.errors.length > 0) {
+    throw new PolicyError(
+      file,
+      doc.errors.map((e) => ({ line: lineCounter.linePos(e.pos[0]).line, path: '', message: e.message.split('\n')[0] ?? e.message })),
+    );
+  }
+  const locate = (path: readonly PropertyKey[]): number => lineOf(doc, lineCounter, path);
+
+  const parsed = policySchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    throw new PolicyError(file, flattenIssues(parsed.error.issues).map((i) => problem(locate, i.path, i.message)));
+  }
+
+  const problems: PolicyProblem[] = [];
+  const report = (path: PropertyKey[], message: string) => problems.push(problem(locate, path, message));
+  const policy = compile(parsed.data, file, options, report);
+  if (problems.length > 0) throw new PolicyError(file, problems);
+  return policy;
+}
+
+function compile(
+  doc: PolicyDocument,
+  file: string,
+  options: PolicyLoadOptions,
+  report: (path: PropertyKey[], message: string) => void,
+): Policy {
+  const issuers: IssuerConfig[] = [...(options.builtInIssuers ?? [])];
+  doc.issuers.forEach((entry, i) => {
+    const at = ['issuers', i];
+    if (issuers.some((x) => x.name === entry.name)) report([...at, 'name'], `duplicate issuer name "${entry.name}"`);
+    const config = issuerConfig(entry);
+    if (config.issuer.replace(/\/+$/, '') === options.ownIssuer) {
+      report([...at, 'issuer'], 'is tokex itself (TOKEX_ISSUER): its minted tokens are never accepted as subject tokens');
+    }
+    if (config.issuer.includes('{tenantid}')) {
+      if (config.kind !== 'entra') report([...at, 'issuer'], '{tenantid} templates are only for kind: entra');
+      else if (config.tenants === undefined) report([...at, 'tenants'], 'is required for a {tenantid} template issuer');
+    }
+    issuers.push(config);
+  });
+
+  const identities = new Map<string, IdentityConfig>();
+  for (const [name, entry] of Object.entries(doc.identities)) {
+    if (entry.type === 'azure-cli' && options.mode === 'azure') {
+      report(['identities', name, 'type'], 'azure-cli identities are for local development only');
+    }
+    identities.set(name, { ...entry, name });
+  }
+
+  const ruleNames = new Set<string>();
+  const rules: Rule[] = doc.rules.map((entry, r) => {
+    const at = ['rules', r];
+    if (ruleNames.has(entry.name)) report([...at, 'name'], `duplicate rule name "${entry.name}"`);
+    ruleNames.add(entry.name);
+    if (!issuers.some((x) => x.name === entry.when.issuer)) {
+      report([...at, 'when', 'issuer'], `unknown issuer "${entry.when.issuer}" (not in issuers:)`);
+    }
+    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => ({
+      claim,
+      matchers: (Array.isArray(value) ? value : [value]).map((v) => compileGlob(String(v))),
+    }));
+    const grants: Grant[] = entry.grant.map((g, k): Grant => {
+      if ('entra' in g) {
+        if (!identities.has(g.identity)) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
+        return { kind: 'entra', target: g.entra, identity: g.identity };
+      }
+      if ('minted' in g) {
+        const lifetimeSeconds = g.lifetime === undefined ? DEFAULT_LIFETIME_SECONDS : seconds(g.lifetime);
+        if (lifetimeSeconds > MAX_LIFETIME_SECONDS) report([...at, 'grant', k, 'lifetime'], 'must be at most 24h');
+        return { kind: 'minted', target: g.minted, scopes: [...new Set(g.scopes)], lifetimeSeconds };
+      }
+      return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map(compileGlob) };
+    });
+    return { name: entry.name, issuer: entry.when.issuer, conditions, grants };
+  });
+
+  return { source: file, issuers, identities, rules };
+}
+
+function issuerConfig(entry: IssuerEntry): IssuerConfig {
+  return {
+    name: entry.name,
+    kind: entry.kind ?? (ENTRA_HOSTS.has(hostOf(entry.issuer)) ? 'entra' : 'oidc'),
+    issuer: entry.issuer,
+    audiences: Array.isArray(entry.audience) ? entry.audience : [entry.audience],
+    jwksUri: entry.jwksUri,
+    algorithms: entry.algorithms ?? ['RS256'],
+    tenants: entry.tenants?.map((t) => t.toLowerCase()),
+    types: (entry.types ?? ['JWT']).map((t) => t.toUpperCase()),
+  };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url.replace('{tenantid}', 'common')).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
+}
+
+export function seconds(duration: string): number {
+  const m = DURATION.exec(duration);
+  if (!m) throw new RangeError(`not a duration: ${duration}`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[m[2] as 's' | 'm' | 'h'];
+}
+
+interface FlatIssue {
+  readonly path: PropertyKey[];
+  readonly message: string;
+}
+
+/**
+ * zod reports a failed union as one issue holding every branch's issues; the author wants the
+ * branch they meant, taken here as the one with the fewest complaints.
+ */
+function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): FlatIssue[] {
+  const out: FlatIssue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const best = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
+      out.push(...(best.length > 0 ? flattenIssues(best, path) : [{ path, message: issue.message }]));
+    } else if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: [...path, key], message: 'unknown key' });
+    } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      out.push({ path, message: 'is required' });
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function problem(locate: (path: readonly PropertyKey[]) => number, path: readonly PropertyKey[], message: string): PolicyProblem {
+  return { line: locate(path), path: formatPath(path), message };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** The line of the deepest node on `path` that exists in the document (a missing key points at its parent). */
+function lineOf(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): number {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth) as unknown[], true);
+    if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
+    if (depth > 0) {
+      // A key whose value is null has no value node: point at the key itself.
+      const parent = doc.getIn(path.slice(0, depth - 1) as unknown[], true) as { items?: { key?: { value?: unknown; range?: [number] } }[] } | undefined;
+      const pair = parent?.items?.find((item) => isNode(item.key) && (item.key as { value?: unknown }).value === path[depth - 1]);
+      if (pair?.key?.range) return counter.linePos(pair.key.range[0]).line;
+    }
+  }
+  return 1;
+}

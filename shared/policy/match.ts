@@ -1,0 +1,68 @@
+import type { JWTPayload } from 'jose';
+import type { ClaimCondition, Grant, Policy, Rule } from './policy.js';
+
+export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
+
+/**
+ * Why a rule does not hold for a caller, or undefined when it does. A missing claim never holds;
+ * an array claim holds when any element does; objects never hold.
+ */
+export function whyRuleFails(rule: Rule, issuerName: string, claims: JWTPayload): string | undefined {
+  if (rule.issuer !== issuerName) return `issuer is "${issuerName}", rule wants "${rule.issuer}"`;
+  for (const condition of rule.conditions) {
+    if (!conditionHolds(condition, claims)) {
+      return claims[condition.claim] === undefined ? `claim "${condition.claim}" is missing` : `claim "${condition.claim}" does not match`;
+    }
+  }
+  return undefined;
+}
+
+function conditionHolds(condition: ClaimCondition, claims: JWTPayload): boolean {
+  const value = claims[condition.claim];
+  const candidates = Array.isArray(value) ? value : [value];
+  return candidates.some((c) => isScalar(c) && condition.matchers.some((m) => m(String(c))));
+}
+
+function isScalar(value: unknown): value is string | number | boolean {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+/** Every rule that holds for this caller, in file order. */
+export function rulesFor(policy: Policy, issuerName: string, claims: JWTPayload): Rule[] {
+  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims) === undefined);
+}
+
+/** The first token grant, in file order across the rules that hold, whose target equals `target`. */
+export function tokenGrantFor(rules: readonly Rule[], target: string): { rule: Rule; grant: TokenGrant } | undefined {
+  for (const rule of rules) {
+    for (const grant of rule.grants) {
+      if (grant.kind !== 'secrets' && grant.target === target) return { rule, grant };
+    }
+  }
+  return undefined;
+}
+
+/** The first secrets grant, in file order across the rules that hold, whose globs allow `name`. */
+export function secretGrantFor(rules: readonly Rule[], name: string): { rule: Rule; grant: Extract<Grant, { kind: 'secrets' }> } | undefined {
+  for (const rule of rules) {
+    for (const grant of rule.grants) {
+      if (grant.kind === 'secrets' && grant.matchers.some((m) => m(name))) return { rule, grant };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The scopes to issue for a grant: everything allowed when none (or `<target>/.default`) is
+ * requested, else exactly what was requested, provided each is allowed. Never widened or narrowed:
+ * any scope not allowed refuses the whole request (undefined).
+ */
+export function scopesFor(grant: TokenGrant, requested: readonly string[] | undefined): readonly string[] | undefined {
+  const dotDefault = `${grant.target.replace(/\/+$/, '')}/.default`;
+  if (grant.kind === 'entra') {
+    return requested === undefined || (requested.length === 1 && requested[0] === dotDefault) ? [dotDefault] : undefined;
+  }
+  if (requested === undefined || (requested.length === 1 && requested[0] === dotDefault)) return grant.scopes;
+  const unique = [...new Set(requested)];
+  return unique.every((s) => grant.scopes.includes(s)) ? unique : undefined;
+}

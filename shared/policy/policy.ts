@@ -1,0 +1,44 @@
+import type { IdentityEntry } from './schema.js';
+import type { Matcher } from './glob.js';
+
+/** A trusted issuer of subject tokens, with defaults applied. */
+export interface IssuerConfig {
+  readonly name: string;
+  readonly kind: 'entra' | 'oidc';
+  /** Exact issuer, or a template holding `{tenantid}` (Entra multi-tenant). */
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  readonly jwksUri: string | undefined;
+  readonly algorithms: readonly string[];
+  readonly tenants: readonly string[] | undefined;
+  /** Allowed header `typ` values, upper-cased; an absent `typ` is always allowed. */
+  readonly types: readonly string[];
+}
+
+export type IdentityConfig = IdentityEntry & { readonly name: string };
+
+/** One claim condition: the claim holds any of `matchers` (or, for an array claim, an element does). */
+export interface ClaimCondition {
+  readonly claim: string;
+  readonly matchers: readonly Matcher[];
+}
+
+export type Grant =
+  | { readonly kind: 'entra'; readonly target: string; readonly identity: string }
+  | { readonly kind: 'minted'; readonly target: string; readonly scopes: readonly string[]; readonly lifetimeSeconds: number }
+  | { readonly kind: 'secrets'; readonly patterns: readonly string[]; readonly matchers: readonly Matcher[] };
+
+export interface Rule {
+  readonly name: string;
+  readonly issuer: string;
+  readonly conditions: readonly ClaimCondition[];
+  readonly grants: readonly Grant[];
+}
+
+/** A loaded, checked policy: what every request is matched against. */
+export interface Policy {
+  readonly source: string;
+  readonly issuers: readonly IssuerConfig[];
+  readonly identities: ReadonlyMap<string, IdentityConfig>;
+  readonly rules: readonly Rule[];
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { isAbsoluteUri, isAllowedFetchUrl } from '../url.js';
+
+/**
+ * The policy file's shape (DESIGN.md "Policy file"). Every object is strict: an unknown key is a
+ * mistake the author wants to hear about, not something to skip.
+ */
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Signature algorithms a caller token may use; `none` and HMAC are not expressible. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+] as const;
+
+const name = z.string().regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "-"');
+const guid = z.string().regex(GUID, 'must be a GUID');
+const fetchUrl = z.string().refine(isAllowedFetchUrl, 'must be an https URL (http only on loopback)');
+const absoluteUri = z.string().refine(isAbsoluteUri, 'must be an absolute URI');
+const kvRef = z.string().regex(/^kv:[0-9A-Za-z-]{1,127}$/, 'must be kv:<secret-name>');
+const nonEmptyList = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must not be empty');
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, nonEmptyList(item)]);
+/** `90s`, `15m`, `1h`. */
+export const DURATION = /^([1-9][0-9]*)(s|m|h)$/;
+
+export const issuerSchema = z.strictObject({
+  name,
+  kind: z.enum(['entra', 'oidc']).optional(),
+  // `{tenantid}` is allowed in the path of a multi-tenant Entra issuer, so check the URL without it.
+  issuer: z.string().refine((s) => isAllowedFetchUrl(s.replace('{tenantid}', 'common')), 'must be an https URL (http only on loopback)'),
+  audience: oneOrMany(z.string().min(1)),
+  jwksUri: fetchUrl.optional(),
+  algorithms: nonEmptyList(z.enum(ASYMMETRIC_ALGORITHMS)).optional(),
+  tenants: nonEmptyList(guid).optional(),
+  types: nonEmptyList(z.string().min(1)).optional(),
+});
+
+const identitySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('managed-identity'), clientId: guid.optional() }),
+  z.strictObject({
+    type: z.literal('service-principal'),
+    tenantId: guid,
+    clientId: guid,
+    clientSecret: kvRef.optional(),
+    certificate: kvRef.optional(),
+  }).refine((sp) => (sp.clientSecret === undefined) !== (sp.certificate === undefined), {
+    message: 'needs exactly one of clientSecret or certificate',
+  }),
+  z.strictObject({ type: z.literal('azure-cli') }),
+]);
+
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const ruleSchema = z.strictObject({
+  name,
+  when: z.strictObject({
+    issuer: name,
+    claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
+  }),
+  grant: nonEmptyList(
+    z.union([
+      z.strictObject({ entra: absoluteUri, identity: name }),
+      z.strictObject({
+        minted: absoluteUri,
+        scopes: nonEmptyList(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be an RFC 6749 scope token')),
+        lifetime: z.string().regex(DURATION, 'must be a duration such as 90s, 15m or 1h').optional(),
+      }),
+      z.strictObject({ secrets: nonEmptyList(z.string().regex(/^[0-9A-Za-z*-]{1,127}$/, 'must be a secret name or glob')) }),
+    ]),
+  ),
+});
+
+export const policySchema = z.strictObject({
+  issuers: z.array(issuerSchema).default([]),
+  identities: z.record(name, identitySchema).default({}),
+  rules: nonEmptyList(ruleSchema),
+});
+
+export type PolicyDocument = z.infer<typeof policySchema>;
+export type IssuerEntry = z.infer<typeof issuerSchema>;
+export type IdentityEntry = z.infer<typeof identitySchema>;
+export type RuleEntry = z.infer<typeof ruleSchema>;
+export { GUID };

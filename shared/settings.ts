@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+import { isLoopbackUrl } from './url.js';
+
+/** Where tokex runs: the Azure Functions host, or the local host of `npm start`. */
+export type RuntimeMode = 'azure' | 'local';
+
+export interface Settings {
+  readonly mode: RuntimeMode;
+  readonly policyPath: string;
+  /** tokex's own issuer (minted tokens, metadata); no trailing slash. */
+  readonly issuer: string;
+  /** `kv:<secret>` reference, or undefined locally (a key kept in `localDir`). */
+  readonly signingKeySecret: string | undefined;
+  readonly keyVaultUrl: string | undefined;
+  readonly auditFile: string | undefined;
+  readonly auditRequired: boolean;
+  readonly appInsightsConnectionString: string | undefined;
+  readonly port: number;
+  readonly host: string;
+  /** Local host only: generated keys and local secrets. */
+  readonly localDir: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads local.settings.json `Values` the way the Functions tooling does; the environment wins.
+ * Only the local host does this: in Azure, app settings are the environment.
+ */
+export function withLocalSettings(env: Env, file = 'local.settings.json'): Env {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return env;
+    throw new ConfigError(`${file}: cannot be read (${(err as Error).message})`);
+  }
+  let values: unknown;
+  try {
+    values = (JSON.parse(text) as { Values?: unknown }).Values;
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (values === undefined) return env;
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new ConfigError(`${file}: "Values" must be an object of strings`);
+  }
+  const merged: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'string') throw new ConfigError(`${file}: Values.${name} must be a string`);
+    merged[name] = value;
+  }
+  return { ...merged, ...definedOnly(env) };
+}
+
+function definedOnly(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Reads and checks every setting once; the first bad one stops startup with a message naming it. */
+export function loadSettings(env: Env, mode: RuntimeMode): Settings {
+  const get = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+
+  const port = parsePort(get('PORT'));
+  const host = get('HOST') ?? '127.0.0.1';
+
+  const issuerSetting = get('TOKEX_ISSUER');
+  if (mode === 'azure' && issuerSetting === undefined) {
+    throw new ConfigError('TOKEX_ISSUER: required when running in Azure (the https URL of this Function App)');
+  }
+  const issuer = checkIssuer(issuerSetting ?? `http://localhost:${port}`);
+
+  const signingKeySecret = get('TOKEX_SIGNING_KEY');
+  if (signingKeySecret !== undefined && !/^kv:[0-9A-Za-z-]{1,127}$/.test(signingKeySecret)) {
+    throw new ConfigError('TOKEX_SIGNING_KEY: must be kv:<secret-name> (letters, digits and hyphens)');
+  }
+  if (mode === 'azure' && signingKeySecret === undefined) {
+    throw new ConfigError('TOKEX_SIGNING_KEY: required when running in Azure (kv:<secret-name>)');
+  }
+
+  const keyVaultUrl = get('KEY_VAULT_URL');
+  if (keyVaultUrl !== undefined) checkVaultUrl(keyVaultUrl);
+  if (signingKeySecret !== undefined && keyVaultUrl === undefined) {
+    throw new ConfigError('KEY_VAULT_URL: required because TOKEX_SIGNING_KEY names a Key Vault secret');
+  }
+
+  return {
+    mode,
+    policyPath: get('TOKEX_POLICY') ?? (mode === 'local' ? 'policy.dev.yaml' : 'policy.yaml'),
+    issuer,
+    signingKeySecret,
+    keyVaultUrl,
+    auditFile: get('TOKEX_AUDIT_FILE'),
+    auditRequired: parseBoolean('TOKEX_AUDIT_REQUIRED', get('TOKEX_AUDIT_REQUIRED')),
+    appInsightsConnectionString: get('APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    port,
+    host,
+    localDir: get('TOKEX_LOCAL_DIR') ?? '.local',
+  };
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined) return 7071;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new ConfigError(`PORT: must be a port number from 0 to 65535 (got "${value}")`);
+  }
+  return Number(value);
+}
+
+function parseBoolean(name: string, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const lower = value.toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  throw new ConfigError(`${name}: must be true or false (got "${value}")`);
+}
+
+function checkIssuer(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`TOKEX_ISSUER: must be an absolute URL (got "${value}")`);
+  }
+  if (url.search || url.hash) throw new ConfigError('TOKEX_ISSUER: must not have a query or fragment (RFC 8414)');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackUrl(url))) {
+    throw new ConfigError(`TOKEX_ISSUER: must be https (http only on loopback) (got "${value}")`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function checkVaultUrl(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`KEY_VAULT_URL: must be an absolute URL (got "${value}")`);
+  }
+  if (url.protocol !== 'https:') throw new ConfigError(`KEY_VAULT_URL: must be https (got "${value}")`);
+}

@@ -1,0 +1,15 @@
+import type { Auditor } from './audit/auditor.js';
+import type { CallerValidator } from './caller/validate.js';
+import type { SigningKeys } from './keys/signing-key.js';
+import type { Policy } from './policy/policy.js';
+import type { Settings } from './settings.js';
+
+/** Everything a request needs, built once at startup (see shared/startup.ts). */
+export interface Tokex {
+  readonly settings: Settings;
+  readonly policy: Policy;
+  readonly validator: CallerValidator;
+  readonly signingKeys: SigningKeys;
+  readonly auditor: Auditor;
+  readonly now: () => number;
+}
