@@ -20,7 +20,8 @@ function load(file: string, mode: RuntimeMode): Policy {
 export function checkPolicy(file: string, mode: RuntimeMode): string {
   const policy = load(file, mode);
   const grants = policy.rules.reduce((n, r) => n + r.grants.length, 0);
-  return `${file}: ok (${policy.issuers.length} issuers, ${policy.identities.size} identities, ${policy.rules.length} rules, ${grants} grants; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host)`;
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  return `${file}: ok (${count(policy.issuers.length, 'issuer')}, ${policy.identities.size === 1 ? '1 identity' : `${policy.identities.size} identities`}, ${count(policy.rules.length, 'rule')}, ${count(grants, 'grant')}; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host)`;
 }
 
 /**

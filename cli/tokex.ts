@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../shared/errors.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
 import { seconds } from '../shared/policy/load.js';
@@ -33,9 +33,9 @@ program
   .description('print a caller token from the local host\'s built-in dev issuer (reads PORT like the server)')
   .requiredOption('--sub <name>', 'the token\'s subject')
   .option('--roles <roles>', 'comma-separated app roles (the "roles" claim)', (v) => v.split(',').filter(Boolean))
-  .option('--claim <k=v>', 'an extra string claim; repeatable', collectClaim, {} as Record<string, string>)
+  .addOption(new Option('--claim <k=v>', 'an extra string claim; repeatable').argParser(collectClaim).default({}, 'none'))
   .option('--aud <audience>', 'audience', 'api://tokex')
-  .option('--lifetime <duration>', 'lifetime such as 15m or 1h (default 1h)', parseDuration, 3600)
+  .addOption(new Option('--lifetime <duration>', 'lifetime such as 15m or 1h').argParser(parseDuration).default(3600, '1h'))
   .action(async (opts: { sub: string; roles?: string[]; claim: Record<string, string>; aud: string; lifetime: number }) => {
     const settings = loadSettings(withLocalSettings(process.env), 'local');
     const token = await mintDevToken(settings, {

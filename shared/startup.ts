@@ -24,7 +24,7 @@ export interface StartOptions {
  * policy throws a ConfigError whose message names it; nothing is fetched from the network here.
  */
 export async function startTokex(settings: Settings, options: StartOptions = {}): Promise<Tokex> {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   const builtIns = options.builtInIssuers ?? [];
   const policy = loadPolicyFile(settings.policyPath, {
     ownIssuer: settings.issuer,

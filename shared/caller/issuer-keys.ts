@@ -2,7 +2,7 @@ import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWe
 import { TokexError } from '../errors.js';
 import type { IssuerConfig } from '../policy/policy.js';
 import { isAllowedFetchUrl } from '../url.js';
-import { FetchError, fetchJson, fetchText } from './fetch-json.js';
+import { FetchError, fetchJson } from './fetch-json.js';
 
 /** After a successful fetch, an unknown `kid` may trigger another only after this long. */
 export const JWKS_COOLDOWN_MS = 30_000;
@@ -29,7 +29,7 @@ export function staticIssuerKeys(jwks: JSONWebKeySet): IssuerKeys {
  * cached by jose's remote key set; when the endpoint is down, the last good set keeps working for
  * up to 24 h. A fetch failure with no usable keys is `downstream_unavailable` (503), not a refusal.
  */
-export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = Date.now): IssuerKeys {
+export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () => Date.now()): IssuerKeys {
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   let locating: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
   let lastGood: { jwks: JSONWebKeySet; at: number; getKey: JWTVerifyGetKey } | undefined;
@@ -42,8 +42,9 @@ export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = Date.
         (remote = createRemoteJWKSet(new URL(uri), {
           cooldownDuration: JWKS_COOLDOWN_MS,
           cacheMaxAge: JWKS_MAX_AGE_MS,
+          // Our fetch: deadline, size cap, no redirects, and a body that is JSON or a FetchError.
           [customFetch]: async (url: string, init: { signal?: AbortSignal }) =>
-            new Response(await fetchText(url, init.signal), { status: 200, headers: { 'content-type': 'application/json' } }),
+            new Response(JSON.stringify(await fetchJson(url, init.signal)), { status: 200, headers: { 'content-type': 'application/json' } }),
         })),
       (err: unknown) => {
         failedAt = now();

@@ -52,7 +52,7 @@ export class CallerValidator {
   constructor(issuers: readonly TrustedIssuer[], options: CallerValidatorOptions = {}) {
     this.#issuers = issuers;
     for (const trusted of issuers) this.#byIssuer.set(trusted.config.issuer, trusted);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => Date.now());
     this.#profiles = options.profiles ?? {};
   }
 

@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { parsePolicy, PolicyError, type PolicyLoadOptions } from '../../shared/policy/load.js';
+import { rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
+import type { Policy } from '../../shared/policy/policy.js';
+
+const options: PolicyLoadOptions = { ownIssuer: 'https://tokex.example', mode: 'azure' };
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const OID = '3f1c2b7e-0000-0000-0000-000000000000';
+
+const base = `issuers:
+  - name: corp
+    issuer: https://login.microsoftonline.com/${TENANT}/v2.0
+    audience: api://tokex
+identities:
+  ml-reader: { type: managed-identity }
+rules:
+  - name: training-jobs
+    when:
+      issuer: corp
+      claims:
+        oid: ${OID}
+        roles: Jobs.Train
+        xms_tag: [a, b*]
+    grant:
+      - entra: https://ml.azure.com
+        identity: ml-reader
+      - minted: https://workspace.internal
+        scopes: [jobs.submit, data.read]
+        lifetime: 15m
+      - secrets: [storage-*]
+  - name: everyone-in-corp
+    when: { issuer: corp, claims: { tid: ${TENANT} } }
+    grant:
+      - minted: https://workspace.internal
+        scopes: [data.read]
+      - minted: https://reports.internal
+        scopes: [reports.read]
+`;
+
+function load(text: string, opts: PolicyLoadOptions = options): Policy {
+  return parsePolicy(text, 'policy.yaml', opts);
+}
+
+function problems(text: string, opts: PolicyLoadOptions = options): string[] {
+  try {
+    load(text, opts);
+  } catch (err) {
+    expect(err).toBeInstanceOf(PolicyError);
+    return (err as Error).message.split('\n');
+  }
+  throw new Error('policy loaded but should not have');
+}
+
+describe('policy loading', () => {
+  it('loads the DESIGN.md example with defaults applied', () => {
+    const policy = load(base);
+    expect(policy.issuers[0]).toMatchObject({ name: 'corp', kind: 'entra', algorithms: ['RS256'], types: ['JWT'], audiences: ['api://tokex'] });
+    expect(policy.rules.map((r) => r.name)).toEqual(['training-jobs', 'everyone-in-corp']);
+    expect(policy.rules[0]!.grants[1]).toMatchObject({ kind: 'minted', lifetimeSeconds: 900 });
+    expect(policy.rules[1]!.grants[0]).toMatchObject({ kind: 'minted', lifetimeSeconds: 600 });
+  });
+
+  it('reads JSON as well as YAML', () => {
+    const json = JSON.stringify({
+      issuers: [{ name: 'idp', issuer: 'https://idp.example', audience: ['a', 'b'] }],
+      rules: [{ name: 'r', when: { issuer: 'idp' }, grant: [{ minted: 'https://x.example', scopes: ['s'] }] }],
+    }, null, 2);
+    const policy = parsePolicy(json, 'policy.json', options);
+    expect(policy.issuers[0]).toMatchObject({ kind: 'oidc', audiences: ['a', 'b'] });
+  });
+
+  it('names file, line and path of an unknown key', () => {
+    expect(problems(base.replace('    audience: api://tokex', '    audience: api://tokex\n    audiance: typo'))).toEqual([
+      'policy.yaml:5: issuers[0].audiance: unknown key',
+    ]);
+  });
+
+  it('names an unknown identity, an unknown issuer and a duplicate rule name with their lines', () => {
+    const text = base.replace('identity: ml-reader', 'identity: ml-writer').replace('{ issuer: corp, claims', '{ issuer: crop, claims').replace('name: everyone-in-corp', 'name: training-jobs');
+    expect(problems(text)).toEqual([
+      'policy.yaml:17: rules[0].grant[0].identity: unknown identity "ml-writer" (not in identities:)',
+      'policy.yaml:22: rules[1].name: duplicate rule name "training-jobs"',
+      'policy.yaml:23: rules[1].when.issuer: unknown issuer "crop" (not in issuers:)',
+    ]);
+  });
+
+  it('refuses a rule without when, and one with an empty when', () => {
+    expect(problems(base.replace("    when: { issuer: corp, claims: { tid: " + TENANT + " } }\n", ''))).toEqual(['policy.yaml:22: rules[1].when: is required']);
+    expect(problems(base.replace("{ issuer: corp, claims: { tid: " + TENANT + " } }", '{}'))).toEqual(['policy.yaml:23: rules[1].when.issuer: is required']);
+  });
+
+  it('refuses a rule with no grants and a grant of no known kind', () => {
+    expect(problems(base.replace(/grant:\n      - minted: https:\/\/workspace.internal\n        scopes: \[data.read\]\n      - minted: https:\/\/reports.internal\n        scopes: \[reports.read\]\n/, 'grant: []\n'))).toEqual([
+      'policy.yaml:24: rules[1].grant: must not be empty',
+    ]);
+    expect(problems(base.replace('      - secrets: [storage-*]', '      - keys: [k]'))[0]).toMatch(/^policy\.yaml:21: rules\[0\]\.grant\[2\]/);
+  });
+
+  it('refuses HMAC and none as caller algorithms', () => {
+    for (const alg of ['HS256', 'none']) {
+      expect(problems(base.replace('    audience: api://tokex', `    audience: api://tokex\n    algorithms: [${alg}]`))[0]).toMatch(/^policy\.yaml:5: issuers\[0\]\.algorithms\[0\]: /);
+    }
+  });
+
+  it('refuses plain http issuers except on loopback', () => {
+    expect(problems(base.replace(`https://login.microsoftonline.com/${TENANT}/v2.0`, 'http://idp.example'))).toEqual([
+      'policy.yaml:3: issuers[0].issuer: must be an https URL (http only on loopback)',
+    ]);
+    expect(() => load(base.replace(`https://login.microsoftonline.com/${TENANT}/v2.0`, 'http://127.0.0.1:9999'))).not.toThrow();
+  });
+
+  it('refuses a policy that trusts tokex itself', () => {
+    expect(problems(base.replace(`https://login.microsoftonline.com/${TENANT}/v2.0`, 'https://tokex.example'))).toEqual([
+      'policy.yaml:3: issuers[0].issuer: is tokex itself (TOKEX_ISSUER): its minted tokens are never accepted as subject tokens',
+    ]);
+  });
+
+  it('requires tenants for a {tenantid} template issuer', () => {
+    expect(problems(base.replace(TENANT + '/v2.0', '{tenantid}/v2.0'))).toEqual(['policy.yaml:2: issuers[0].tenants: is required for a {tenantid} template issuer']);
+  });
+
+  it('refuses azure-cli identities in Azure but not locally', () => {
+    const text = base.replace('  ml-reader: { type: managed-identity }', '  ml-reader: { type: managed-identity }\n  dev: { type: azure-cli }');
+    expect(problems(text)).toEqual(['policy.yaml:7: identities.dev.type: azure-cli identities are for local development only']);
+    expect(() => load(text, { ...options, mode: 'local' })).not.toThrow();
+  });
+
+  it('requires exactly one of clientSecret or certificate for a service principal', () => {
+    const sp = `  ml-admin: { type: service-principal, tenantId: ${TENANT}, clientId: ${OID} }`;
+    expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n${sp}`))).toEqual([
+      'policy.yaml:7: identities.ml-admin: needs exactly one of clientSecret or certificate',
+    ]);
+  });
+
+  it('reports YAML syntax errors and duplicate keys with their line', () => {
+    expect(problems('rules:\n  - name: a\n    name: b\n')[0]).toMatch(/^policy\.yaml:3: .*[Mm]ap keys must be unique/);
+    expect(problems('rules: [\n')[0]).toMatch(/^policy\.yaml:\d+: /);
+  });
+
+  it('refuses lifetimes that are not durations or exceed 24h', () => {
+    expect(problems(base.replace('lifetime: 15m', 'lifetime: 15 minutes'))).toEqual(['policy.yaml:20: rules[0].grant[1].lifetime: must be a duration such as 90s, 15m or 1h']);
+    expect(problems(base.replace('lifetime: 15m', 'lifetime: 25h'))).toEqual(['policy.yaml:20: rules[0].grant[1].lifetime: must be at most 24h']);
+  });
+});
+
+describe('policy matching', () => {
+  const policy = load(base);
+  const claims = { iss: 'x', tid: TENANT, oid: OID, roles: ['Jobs.Read', 'Jobs.Train'], xms_tag: 'b-17' };
+
+  it('holds when every condition holds: exact, array-contains, any-of list with globs', () => {
+    expect(rulesFor(policy, 'corp', claims).map((r) => r.name)).toEqual(['training-jobs', 'everyone-in-corp']);
+  });
+
+  it('a missing claim never holds', () => {
+    const { xms_tag: _, ...without } = claims;
+    expect(whyRuleFails(policy.rules[0]!, 'corp', without)).toBe('claim "xms_tag" is missing');
+  });
+
+  it('a glob matches only the whole value', () => {
+    expect(whyRuleFails(policy.rules[0]!, 'corp', { ...claims, xms_tag: 'ab' })).toBe('claim "xms_tag" does not match');
+    expect(whyRuleFails(policy.rules[0]!, 'corp', { ...claims, xms_tag: 'a' })).toBeUndefined();
+    expect(whyRuleFails(policy.rules[0]!, 'corp', { ...claims, xms_tag: 'b' })).toBeUndefined();
+  });
+
+  it('glob metacharacters other than * are literal', () => {
+    const p = load(base.replace('xms_tag: [a, b*]', 'xms_tag: "a.c(d)?"'));
+    expect(whyRuleFails(p.rules[0]!, 'corp', { ...claims, xms_tag: 'a.c(d)?' })).toBeUndefined();
+    expect(whyRuleFails(p.rules[0]!, 'corp', { ...claims, xms_tag: 'abc(d)' })).toBe('claim "xms_tag" does not match');
+  });
+
+  it('objects never hold, and the issuer must be the rule\'s', () => {
+    expect(whyRuleFails(policy.rules[0]!, 'corp', { ...claims, oid: { oid: OID } })).toBe('claim "oid" does not match');
+    expect(whyRuleFails(policy.rules[0]!, 'other', claims)).toBe('issuer is "other", rule wants "corp"');
+  });
+
+  it('the first grant in file order whose target equals the request wins', () => {
+    const rules = rulesFor(policy, 'corp', claims);
+    const match = tokenGrantFor(rules, 'https://workspace.internal');
+    expect(match?.rule.name).toBe('training-jobs');
+    expect(tokenGrantFor(rules, 'https://reports.internal')?.rule.name).toBe('everyone-in-corp');
+    expect(tokenGrantFor(rules, 'https://workspace.internal/')).toBeUndefined();
+    const onlyCorp = rulesFor(policy, 'corp', { tid: TENANT });
+    expect(tokenGrantFor(onlyCorp, 'https://workspace.internal')?.rule.name).toBe('everyone-in-corp');
+  });
+
+  it('scopes: all allowed when omitted or .default, exactly the requested subset, nothing beyond', () => {
+    const minted = tokenGrantFor(rulesFor(policy, 'corp', claims), 'https://workspace.internal')!.grant;
+    expect(scopesFor(minted, undefined)).toEqual(['jobs.submit', 'data.read']);
+    expect(scopesFor(minted, ['https://workspace.internal/.default'])).toEqual(['jobs.submit', 'data.read']);
+    expect(scopesFor(minted, ['data.read'])).toEqual(['data.read']);
+    expect(scopesFor(minted, ['data.read', 'data.write'])).toBeUndefined();
+    const entra = tokenGrantFor(rulesFor(policy, 'corp', claims), 'https://ml.azure.com')!.grant;
+    expect(scopesFor(entra, undefined)).toEqual(['https://ml.azure.com/.default']);
+    expect(scopesFor(entra, ['https://ml.azure.com/.default'])).toEqual(['https://ml.azure.com/.default']);
+    expect(scopesFor(entra, ['https://ml.azure.com/user_impersonation'])).toBeUndefined();
+  });
+
+  it('secrets grants match names by glob', () => {
+    const rules = rulesFor(policy, 'corp', claims);
+    expect(secretGrantFor(rules, 'storage-key')?.rule.name).toBe('training-jobs');
+    expect(secretGrantFor(rules, 'db-password')).toBeUndefined();
+  });
+});
