@@ -27,7 +27,7 @@ export class PolicyError extends ConfigError {
     readonly file: string,
     readonly problems: readonly PolicyProblem[],
   ) {
-    super(problems.map((p) => `${file}:${p.line}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'));
+    super(problems.map((p) => `${file}${p.line > 0 ? `:${p.line}` : ''}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'));
     this.name = 'PolicyError';
   }
 }

@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CLI, LocalTokex } from '../helpers/local-host.js';
+
+let tokex: LocalTokex;
+beforeAll(async () => {
+  // The shipped policy.dev.yaml, exactly as `npm start` uses it.
+  tokex = await LocalTokex.start('', { TOKEX_POLICY: resolve(import.meta.dirname, '../../policy.dev.yaml') });
+});
+afterAll(() => tokex?.stop());
+
+it('the README quick start: dev-token, then curl the exchange, then verify against the JWKS', async () => {
+  const env = { ...process.env, ...tokex.env };
+  const subject = execFileSync(process.execPath, [CLI, 'dev-token', '--sub', 'alice'], { env, encoding: 'utf8' }).trim();
+  expect(subject.split('.')).toHaveLength(3);
+  // The README's curl, verbatim in its parameters.
+  const out = execFileSync('curl', [
+    '-s', `${tokex.url}/token`,
+    '-d', 'grant_type=urn:ietf:params:oauth:grant-type:token-exchange',
+    '-d', 'subject_token_type=urn:ietf:params:oauth:token-type:jwt',
+    '--data-urlencode', `subject_token=${subject}`,
+    '-d', 'audience=https://workspace.internal',
+    '-d', 'scope=jobs.read',
+  ], { encoding: 'utf8' });
+  const body = JSON.parse(out) as { access_token: string; scope: string; expires_in: number };
+  expect(body.scope).toBe('jobs.read');
+  expect(body.expires_in).toBe(900);
+  const { payload } = await jwtVerify(body.access_token, createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`)), {
+    audience: 'https://workspace.internal',
+    typ: 'at+jwt',
+  });
+  expect(payload.sub).toBe('alice');
+});
+
+it('dev-token --roles and --claim shape the caller token; the dev issuer JWKS is served at /dev/jwks.json', async () => {
+  const env = { ...process.env, ...tokex.env };
+  const token = execFileSync(process.execPath, [CLI, 'dev-token', '--sub', 'job', '--roles', 'A,B', '--claim', 'tid=t-1', '--lifetime', '5m'], { env, encoding: 'utf8' }).trim();
+  const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${tokex.url}/dev/jwks.json`)), {
+    issuer: `http://localhost:${tokex.env.PORT}/dev`,
+    audience: 'api://tokex',
+  });
+  expect(payload).toMatchObject({ sub: 'job', roles: ['A', 'B'], tid: 't-1' });
+  expect(payload.exp! - payload.iat!).toBe(300);
+});
+
+it('every command has --help', () => {
+  for (const args of [[], ['serve'], ['dev-token'], ['policy'], ['policy', 'check'], ['policy', 'explain']]) {
+    const help = execFileSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' });
+    expect(help).toMatch(/^Usage: tokex/);
+  }
+});

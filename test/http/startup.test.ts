@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/local-host.js';
+
+const GOOD_POLICY = 'rules:\n  - name: r\n    when: { issuer: dev }\n    grant:\n      - { minted: "https://x.internal", scopes: [a] }\n';
+
+/** Runs `tokex serve` in a scratch folder; it must exit at once with one line naming the problem. */
+function serve(env: Record<string, string>, files: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tokex-startup-'));
+  writeFileSync(join(dir, 'policy.yaml'), GOOD_POLICY);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const run = spawnSync(process.execPath, [CLI, 'serve'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, PORT: '0', TOKEX_POLICY: 'policy.yaml', TOKEX_LOCAL_DIR: join(dir, '.local'), ...env },
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
+  return { status: run.status, stderr: run.stderr.trim(), stdout: run.stdout };
+}
+
+describe('bad settings or policy stop startup with one message naming it', () => {
+  const cases: [string, Record<string, string>, Record<string, string>, RegExp][] = [
+    ['PORT', { PORT: 'http' }, {}, /^tokex: PORT: must be a port number/],
+    ['TOKEX_AUDIT_REQUIRED', { TOKEX_AUDIT_REQUIRED: 'yes' }, {}, /^tokex: TOKEX_AUDIT_REQUIRED: must be true or false \(got "yes"\)$/],
+    ['TOKEX_ISSUER', { TOKEX_ISSUER: 'http://tokex.example.com' }, {}, /^tokex: TOKEX_ISSUER: must be https \(http only on loopback\)/],
+    ['TOKEX_SIGNING_KEY', { TOKEX_SIGNING_KEY: 'pem-in-env' }, {}, /^tokex: TOKEX_SIGNING_KEY: must be kv:<secret-name>/],
+    ['KEY_VAULT_URL', { TOKEX_SIGNING_KEY: 'kv:tokex-signing' }, {}, /^tokex: KEY_VAULT_URL: required because TOKEX_SIGNING_KEY names a Key Vault secret$/],
+    ['TOKEX_AUDIT_FILE', { TOKEX_AUDIT_FILE: '/nonexistent-dir/audit.jsonl' }, {}, /^tokex: TOKEX_AUDIT_FILE: cannot be written \(ENOENT\)$/],
+    ['TOKEX_POLICY missing', { TOKEX_POLICY: 'nope.yaml' }, {}, /^tokex: nope\.yaml: cannot be read \(ENOENT\)$/],
+    ['policy line', { TOKEX_POLICY: 'bad.yaml' }, { 'bad.yaml': GOOD_POLICY.replace('scopes: [a]', 'scopes: [a], lifetime: 2 days') }, /^tokex: bad\.yaml:5: rules\[0\]\.grant\[0\]\.lifetime: must be a duration/],
+    ['local.settings.json', {}, { 'local.settings.json': '{ "Values": { "PORT": 1 } }' }, /^tokex: local\.settings\.json: Values\.PORT must be a string$/],
+  ];
+  for (const [name, env, files, message] of cases) {
+    it(name, () => {
+      const run = serve(env, files);
+      expect(run.status).toBe(1);
+      expect(run.stderr.split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(message);
+      expect(run.stdout).toBe('');
+    });
+  }
+
+  it('the environment wins over local.settings.json', () => {
+    const run = serve({ TOKEX_AUDIT_REQUIRED: 'maybe' }, { 'local.settings.json': JSON.stringify({ Values: { TOKEX_AUDIT_REQUIRED: 'true' } }) });
+    expect(run.stderr).toMatch(/TOKEX_AUDIT_REQUIRED: must be true or false \(got "maybe"\)/);
+  });
+});
+
+describe('the Functions entry point', () => {
+  const entry = resolve(import.meta.dirname, '../../dist/functions/index.js');
+  it('refuses to load without TOKEX_ISSUER, naming it', () => {
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(entry)})`], {
+      env: { PATH: process.env.PATH },
+      encoding: 'utf8',
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('tokex: TOKEX_ISSUER: required when running in Azure');
+  });
+});

@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import azureFunctions from '@azure/functions';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { health } from '../../functions/health.js';
+import { routes } from '../../functions/routes.js';
+import { useTokex } from '../../functions/runtime.js';
+import { token } from '../../functions/token.js';
+import { loadSettings } from '../../shared/settings.js';
+import { startTokex } from '../../shared/startup.js';
+import { FakeIssuer } from '../fakes/oidc-issuer.js';
+
+const { HttpRequest, InvocationContext } = azureFunctions;
+
+let idp: FakeIssuer;
+beforeAll(async () => {
+  idp = await FakeIssuer.start();
+  const dir = mkdtempSync(join(tmpdir(), 'tokex-fn-'));
+  writeFileSync(join(dir, 'policy.yaml'), `
+issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
+rules:
+  - { name: r, when: { issuer: idp }, grant: [{ minted: "https://w.internal", scopes: [a] }] }
+`);
+  const settings = loadSettings({ TOKEX_POLICY: join(dir, 'policy.yaml'), TOKEX_LOCAL_DIR: join(dir, '.local'), TOKEX_ISSUER: 'https://tokex.example' }, 'local');
+  useTokex(await startTokex(settings));
+  return () => idp.close();
+});
+
+describe('functions/ handlers called as the Functions host calls them', () => {
+  it('token: form body in, OAuth JSON out, invocation id as correlation id, client IP from X-Forwarded-For', async () => {
+    const subject = await idp.token({ sub: 'svc', aud: 'api://tokex' });
+    const request = new HttpRequest({
+      method: 'POST',
+      url: 'https://tokex.example/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9, 10.1.2.3:50432' },
+      body: { string: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subject, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'https://w.internal' }).toString() },
+    });
+    const invocationId = '6a1b0c3e-8f47-4e2b-9a55-0d9e2f7c1b11';
+    const stdout = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const response = await token(request, new InvocationContext({ invocationId, functionName: 'token' }));
+    const audit = stdout.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+    stdout.mockRestore();
+    // The last X-Forwarded-For entry is the one Azure's front end appended; the port is dropped.
+    expect(audit).toEqual([expect.objectContaining({ correlationId: invocationId, outcome: 'granted', clientIp: '10.1.2.3' })]);
+    expect(response.status).toBe(200);
+    expect(response.headers).toMatchObject({ 'x-correlation-id': invocationId, 'cache-control': 'no-store' });
+    expect(response.jsonBody).toMatchObject({ token_type: 'Bearer', scope: 'a' });
+  });
+
+  it('health answers without the host', async () => {
+    const response = await health(new HttpRequest({ method: 'GET', url: 'https://tokex.example/health' }));
+    expect(response.jsonBody).toEqual({ status: 'ok' });
+  });
+
+  it('the route table names each function once, with routePrefix "" routes', () => {
+    expect(routes.map((r) => `${r.methods.join(',')} /${r.route}`)).toEqual([
+      'POST /token', 'GET /.well-known/jwks.json', 'GET /.well-known/oauth-authorization-server', 'GET /health',
+    ]);
+  });
+});
