@@ -1,19 +1,16 @@
 import type { JWTPayload } from 'jose';
 import { decodeCompactJws } from '../shared/caller/decode.js';
+import { matchesTemplate } from '../shared/caller/entra.js';
 import { TokexError } from '../shared/errors.js';
 import { loadPolicyFile } from '../shared/policy/load.js';
 import { rulesFor, scopesFor, tokenGrantFor, whyRuleFails } from '../shared/policy/match.js';
-import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
+import type { Policy } from '../shared/policy/policy.js';
 import { loadSettings, withLocalSettings, type RuntimeMode } from '../shared/settings.js';
-import { DEV_AUDIENCE, DEV_ISSUER_NAME, devIssuerUrl } from '../local/dev-issuer.js';
+import { devIssuerConfig } from '../local/dev-issuer.js';
 
 function load(file: string, mode: RuntimeMode): Policy {
   const settings = loadSettings(withLocalSettings(process.env), 'local');
-  const dev: IssuerConfig = {
-    name: DEV_ISSUER_NAME, kind: 'oidc', issuer: devIssuerUrl(settings), audiences: [DEV_AUDIENCE],
-    jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'],
-  };
-  return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, builtInIssuers: mode === 'local' ? [dev] : [] });
+  return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [] });
 }
 
 /** `tokex policy check`: throws a PolicyError (file:line: path: problem) or says what was loaded. */
@@ -40,7 +37,8 @@ export async function explainPolicy(
   } catch (err) {
     return { text: `token: ${err instanceof TokexError ? err.detail : 'cannot be read'}`, ok: false };
   }
-  const issuer = policy.issuers.find((i) => i.issuer === claims.iss);
+  const iss = String(claims.iss);
+  const issuer = policy.issuers.find((i) => i.issuer === iss) ?? policy.issuers.find((i) => matchesTemplate(i, iss));
   const lines = [`token: iss ${JSON.stringify(claims.iss)}, sub ${JSON.stringify(claims.sub)} (signature not checked)`];
   if (!issuer) return { text: [...lines, 'issuer: not trusted by this policy (reason unknown_issuer)'].join('\n'), ok: false };
   lines.push(`issuer: ${issuer.name}`);

@@ -4,6 +4,7 @@ import { staticIssuerKeys } from '../shared/caller/issuer-keys.js';
 import type { TrustedIssuer } from '../shared/caller/validate.js';
 import { loadOrCreateKeyFile } from '../shared/keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKey } from '../shared/keys/signing-key.js';
+import type { IssuerConfig } from '../shared/policy/policy.js';
 import type { Settings } from '../shared/settings.js';
 
 /**
@@ -27,21 +28,24 @@ export function devJwks(key: SigningKey): JSONWebKeySet {
   return { keys: [key.publicJwk] };
 }
 
-export async function devTrustedIssuer(settings: Settings): Promise<TrustedIssuer> {
-  const key = await loadDevIssuerKey(settings);
+export function devIssuerConfig(settings: Pick<Settings, 'port'>): IssuerConfig {
+  const issuer = devIssuerUrl(settings);
   return {
-    config: {
-      name: DEV_ISSUER_NAME,
-      kind: 'oidc',
-      issuer: devIssuerUrl(settings),
-      audiences: [DEV_AUDIENCE],
-      jwksUri: undefined,
-      algorithms: ['RS256'],
-      tenants: undefined,
-      types: ['JWT'],
-    },
-    keys: staticIssuerKeys(devJwks(key)),
+    name: DEV_ISSUER_NAME,
+    kind: 'oidc',
+    issuer,
+    audiences: [DEV_AUDIENCE],
+    jwksUri: `${issuer}/jwks.json`,
+    algorithms: ['RS256'],
+    tenants: undefined,
+    types: ['JWT'],
+    discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+    requireScpOrRoles: false,
   };
+}
+
+export async function devTrustedIssuer(settings: Settings): Promise<TrustedIssuer> {
+  return { config: devIssuerConfig(settings), keys: staticIssuerKeys(devJwks(await loadDevIssuerKey(settings))) };
 }
 
 export interface DevTokenOptions {

@@ -4,6 +4,7 @@ import { Auditor } from './audit/auditor.js';
 import { fileSink } from './audit/file-sink.js';
 import type { AuditSink } from './audit/sink.js';
 import { stdoutSink } from './audit/stdout-sink.js';
+import { entraProfile } from './caller/entra.js';
 import { remoteIssuerKeys } from './caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from './caller/validate.js';
 import { ConfigError } from './errors.js';
@@ -34,7 +35,7 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
   const issuers: TrustedIssuer[] = policy.issuers.map(
     (config) => builtIns.find((b) => b.config.name === config.name) ?? { config, keys: remoteIssuerKeys(config, now) },
   );
-  const validator = new CallerValidator(issuers, { now });
+  const validator = new CallerValidator(issuers, { now, profiles: { entra: entraProfile } });
   const signingKeys = await loadSigningKeys(settings);
   const auditor = new Auditor(auditSinks(settings));
   return { settings, policy, validator, signingKeys, auditor, now };

@@ -5,21 +5,36 @@ export const MAX_TOKEN_BYTES = 16 * 1024;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+export interface ParsedJws {
+  readonly header: Record<string, unknown>;
+  /** The payload segment, still base64url: a JWS payload need not be JSON. */
+  readonly payloadSegment: string;
+}
+
 export interface DecodedToken {
   readonly header: Record<string, unknown>;
   readonly payload: Record<string, unknown>;
 }
 
 /**
- * Decodes a compact JWS without verifying it, refusing anything that is not exactly one: too large,
- * JSON serialization, JWE, padding or stray characters, invalid UTF-8, non-object JSON, duplicate keys.
- * The claims are untrusted until the signature is verified; they only pick the issuer and its keys.
+ * Checks that `token` is exactly a compact JWS of sane size and decodes its header, refusing
+ * anything else: too large, JSON serialization, JWE, padding or stray characters, invalid UTF-8,
+ * a header that is not a JSON object or repeats a key.
  */
-export function decodeCompactJws(token: string): DecodedToken {
+export function parseCompactJws(token: string): ParsedJws {
   if (token.length > MAX_TOKEN_BYTES) throw new TokexError('token_too_large', `token is ${token.length} bytes (max ${MAX_TOKEN_BYTES})`);
   if (!COMPACT_JWS.test(token)) throw new TokexError('malformed_token', describeShape(token));
   const [h, p] = token.split('.') as [string, string, string];
-  return { header: decodeSegment(h, 'header'), payload: decodeSegment(p, 'payload') };
+  return { header: decodeJsonSegment(h, 'header'), payloadSegment: p };
+}
+
+/**
+ * Decodes a JWT without verifying it. The claims are untrusted until the signature is verified;
+ * they only pick the issuer and its keys.
+ */
+export function decodeCompactJws(token: string): DecodedToken {
+  const { header, payloadSegment } = parseCompactJws(token);
+  return { header, payload: decodeJsonSegment(payloadSegment, 'payload') };
 }
 
 function describeShape(token: string): string {
@@ -30,7 +45,7 @@ function describeShape(token: string): string {
   return 'a segment holds characters outside base64url (padding, whitespace or other)';
 }
 
-function decodeSegment(segment: string, what: 'header' | 'payload'): Record<string, unknown> {
+export function decodeJsonSegment(segment: string, what: 'header' | 'payload'): Record<string, unknown> {
   // base64url without padding never has length ≡ 1 (mod 4); Buffer would silently drop the extra char.
   if (segment.length % 4 === 1) throw new TokexError('malformed_token', `${what} is not valid base64url`);
   let text: string;

@@ -85,7 +85,7 @@ export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () =>
 
 async function locateJwks(issuer: IssuerConfig): Promise<string> {
   if (issuer.jwksUri) return issuer.jwksUri;
-  const url = `${issuer.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const url = issuer.discoveryUrl;
   const doc = (await fetchJson(url)) as { issuer?: unknown; jwks_uri?: unknown } | null;
   if (typeof doc !== 'object' || doc === null) throw new FetchError(`${url}: not a JSON object`);
   if (doc.issuer !== issuer.issuer) throw new FetchError(`${url}: "issuer" does not match the configured issuer`);

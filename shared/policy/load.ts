@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
+import { discoveryUrlFor, tenantOf } from '../caller/entra.js';
 import { ConfigError } from '../errors.js';
 import { compileGlob } from './glob.js';
 import type { ClaimCondition, Grant, IdentityConfig, IssuerConfig, Policy, Rule } from './policy.js';
@@ -87,7 +88,10 @@ function compile(
     if (config.issuer.includes('{tenantid}')) {
       if (config.kind !== 'entra') report([...at, 'issuer'], '{tenantid} templates are only for kind: entra');
       else if (config.tenants === undefined) report([...at, 'tenants'], 'is required for a {tenantid} template issuer');
+    } else if (config.kind === 'entra' && tenantOf(config.issuer) === undefined) {
+      report([...at, 'issuer'], 'an entra issuer names its tenant (a GUID) or {tenantid}');
     }
+    if (entry.requireScpOrRoles !== undefined && config.kind !== 'entra') report([...at, 'requireScpOrRoles'], 'is only for kind: entra');
     issuers.push(config);
   });
 
@@ -130,15 +134,18 @@ function compile(
 }
 
 function issuerConfig(entry: IssuerEntry): IssuerConfig {
+  const kind = entry.kind ?? (ENTRA_HOSTS.has(hostOf(entry.issuer)) ? 'entra' : 'oidc');
   return {
     name: entry.name,
-    kind: entry.kind ?? (ENTRA_HOSTS.has(hostOf(entry.issuer)) ? 'entra' : 'oidc'),
+    kind,
     issuer: entry.issuer,
     audiences: Array.isArray(entry.audience) ? entry.audience : [entry.audience],
     jwksUri: entry.jwksUri,
     algorithms: entry.algorithms ?? ['RS256'],
     tenants: entry.tenants?.map((t) => t.toLowerCase()),
     types: (entry.types ?? ['JWT']).map((t) => t.toUpperCase()),
+    discoveryUrl: discoveryUrlFor({ issuer: entry.issuer, kind }),
+    requireScpOrRoles: kind === 'entra' && entry.requireScpOrRoles !== false,
   };
 }
 

@@ -13,6 +13,10 @@ export interface IssuerConfig {
   readonly tenants: readonly string[] | undefined;
   /** Allowed header `typ` values, upper-cased; an absent `typ` is always allowed. */
   readonly types: readonly string[];
+  /** Where OIDC discovery is, when `jwksUri` is not configured. */
+  readonly discoveryUrl: string;
+  /** Entra: a token must carry `scp` or `roles` (else it is an ID token). */
+  readonly requireScpOrRoles: boolean;
 }
 
 export type IdentityConfig = IdentityEntry & { readonly name: string };

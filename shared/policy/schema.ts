@@ -34,6 +34,8 @@ export const issuerSchema = z.strictObject({
   algorithms: nonEmptyList(z.enum(ASYMMETRIC_ALGORITHMS)).optional(),
   tenants: nonEmptyList(guid).optional(),
   types: nonEmptyList(z.string().min(1)).optional(),
+  /** Entra only: refuse tokens with neither `scp` nor `roles` (ID tokens). Default true. */
+  requireScpOrRoles: z.boolean().optional(),
 });
 
 const identitySchema = z.discriminatedUnion('type', [

@@ -29,6 +29,8 @@ export class FakeIssuer {
   readonly hits = { discovery: 0, jwks: 0, other: 0 };
   mode: IssuerMode = 'ok';
   keys: IssuerKey[] = [];
+  /** Discovery documents by path prefix (`/<tid>/v2.0`), for a server that plays several issuers. */
+  readonly discoveryIssuers = new Map<string, string>();
   private constructor(
     private readonly server: Server,
     readonly origin: string,
@@ -116,7 +118,9 @@ export class FakeIssuer {
       return;
     }
     if (isDiscovery) {
-      const body = { issuer: this.options.discoveryIssuer ?? this.issuer, jwks_uri: this.jwksUri, token_endpoint: `${this.issuer}/token` };
+      const prefix = path.slice(0, -'/.well-known/openid-configuration'.length);
+      const issuer = this.discoveryIssuers.get(prefix) ?? this.options.discoveryIssuer ?? this.issuer;
+      const body = { issuer, jwks_uri: this.jwksUri, token_endpoint: `${issuer}/token` };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     } else if (isJwks) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.jwks()));

@@ -30,7 +30,7 @@ it('no subject token, issued token or Authorization header appears in stdout, st
     return token;
   };
   const ids: string[] = [];
-  const run = async (form: Record<string, string>, headers: Record<string, string> = {}) => {
+  const run = async (form: Record<string, string | string[]>, headers: Record<string, string> = {}) => {
     const res = await tokex.exchange(form, { headers });
     ids.push(res.headers.get('x-correlation-id')!);
     if (typeof res.body.access_token === 'string') watch(res.body.access_token);

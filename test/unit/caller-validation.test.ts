@@ -18,7 +18,8 @@ afterEach(() => {
 });
 
 function config(overrides: Partial<IssuerConfig> = {}): IssuerConfig {
-  return { name: 'idp', kind: 'oidc', issuer: idp.issuer, audiences: ['api://tokex'], jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'], ...overrides };
+  const issuer = overrides.issuer ?? idp.issuer;
+  return { name: 'idp', kind: 'oidc', issuer, audiences: ['api://tokex'], jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'], discoveryUrl: `${issuer}/.well-known/openid-configuration`, requireScpOrRoles: false, ...overrides };
 }
 
 function validator(overrides: Partial<IssuerConfig> = {}): CallerValidator {

@@ -132,6 +132,38 @@ describe('policy loading', () => {
     ]);
   });
 
+  it('finds Entra metadata where Microsoft publishes it: v2 per tenant, v1 (sts) on login.microsoftonline.com, templates on common', () => {
+    const p = load(base.replace('rules:', `  # v1
+rules:`).replace(`issuers:
+  - name: corp`, `issuers:
+  - name: v1
+    issuer: https://sts.windows.net/${TENANT}/
+    audience: api://tokex
+  - name: multi
+    issuer: https://login.microsoftonline.com/{tenantid}/v2.0
+    audience: api://tokex
+    tenants: [${TENANT}]
+  - name: corp`));
+    expect(p.issuers.map((i) => [i.name, i.kind, i.discoveryUrl, i.requireScpOrRoles])).toEqual([
+      ['v1', 'entra', `https://login.microsoftonline.com/${TENANT}/.well-known/openid-configuration`, true],
+      ['multi', 'entra', 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration', true],
+      ['corp', 'entra', `https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration`, true],
+    ]);
+  });
+
+  it('requireScpOrRoles: false opts an Entra issuer out; it means nothing for oidc issuers', () => {
+    expect(load(base.replace('    audience: api://tokex', '    audience: api://tokex\n    requireScpOrRoles: false')).issuers[0]!.requireScpOrRoles).toBe(false);
+    expect(problems(base.replace(`https://login.microsoftonline.com/${TENANT}/v2.0`, 'https://idp.example').replace('    audience: api://tokex', '    audience: api://tokex\n    requireScpOrRoles: false'))).toEqual([
+      'policy.yaml:5: issuers[0].requireScpOrRoles: is only for kind: entra',
+    ]);
+  });
+
+  it('an entra issuer must name its tenant', () => {
+    expect(problems(base.replace(`https://login.microsoftonline.com/${TENANT}/v2.0`, 'https://login.microsoftonline.com/common/v2.0'))).toEqual([
+      'policy.yaml:3: issuers[0].issuer: an entra issuer names its tenant (a GUID) or {tenantid}',
+    ]);
+  });
+
   it('reports YAML syntax errors and duplicate keys with their line', () => {
     expect(problems('rules:\n  - name: a\n    name: b\n')[0]).toMatch(/^policy\.yaml:3: .*[Mm]ap keys must be unique/);
     expect(problems('rules: [\n')[0]).toMatch(/^policy\.yaml:\d+: /);

@@ -1,0 +1,61 @@
+import { compactVerify, errors, type JWTVerifyGetKey } from 'jose';
+import { TokexError } from '../errors.js';
+import { parseCompactJws } from './decode.js';
+
+/** Header parameters that would let the token choose its own key: never followed (RFC 8725 §3.10). */
+const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
+
+/** Header rules that hold for every issuer: nothing that picks its own key, no extensions, a string `kid`. */
+export function checkJwsHeader(header: Record<string, unknown>): void {
+  for (const name of KEY_CARRYING_HEADERS) {
+    if (name in header) throw new TokexError('forbidden_header', `header carries "${name}"`);
+  }
+  // tokex understands no JWS extension, so any `crit` names one it does not (RFC 7515 §4.1.11).
+  if ('crit' in header) throw new TokexError('forbidden_header', 'header carries "crit"');
+  if ('kid' in header && typeof header.kid !== 'string') throw new TokexError('malformed_token', 'header "kid" is not a string');
+}
+
+/** `alg` must be on the allow-list, compared exactly: `none`, `None` and `rs256` are not `RS256`. */
+export function checkAlgorithm(header: Record<string, unknown>, algorithms: readonly string[]): void {
+  if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
+    throw new TokexError('algorithm_not_allowed', `alg ${JSON.stringify(header.alg)?.slice(0, 24)} is not allowed`);
+  }
+}
+
+/** Verifies the signature with a key from `getKey` (the issuer's own key set) and nothing else. */
+export async function verifySignature(token: string, getKey: JWTVerifyGetKey, algorithms: readonly string[]): Promise<void> {
+  try {
+    await compactVerify(token, getKey, { algorithms: [...algorithms] });
+  } catch (err) {
+    throw signatureRefusal(err);
+  }
+}
+
+/**
+ * The whole JWS check tokex applies to a subject token before reading its claims: format, header
+ * rules, algorithm allow-list, signature. (The validator runs these same steps, picking the
+ * allow-list and keys by issuer in between.)
+ */
+export async function verifyJws(token: string, getKey: JWTVerifyGetKey, algorithms: readonly string[]): Promise<Record<string, unknown>> {
+  const { header } = parseCompactJws(token);
+  checkJwsHeader(header);
+  checkAlgorithm(header, algorithms);
+  await verifySignature(token, getKey, algorithms);
+  return header;
+}
+
+function signatureRefusal(err: unknown): TokexError {
+  if (err instanceof TokexError) return err;
+  if (err instanceof errors.JWSSignatureVerificationFailed) return new TokexError('invalid_signature', 'signature does not verify');
+  if (err instanceof errors.JWKSNoMatchingKey) return new TokexError('unknown_key', 'no key of the issuer matches the header');
+  // Two published keys with the token's kid: which one is meant is ambiguous, so neither is used.
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return new TokexError('unknown_key', 'several keys of the issuer match the header');
+  if (err instanceof errors.JOSEAlgNotAllowed) return new TokexError('algorithm_not_allowed', 'alg not allowed');
+  if (err instanceof errors.JOSEError) return new TokexError('malformed_token', `JWS rejected (${err.code})`);
+  // A published key unusable for the algorithm (wrong curve, too short, not on its curve) fails
+  // key import: jose throws a TypeError, WebCrypto a DOMException (DataError).
+  if (err instanceof TypeError || (err instanceof DOMException && err.name === 'DataError')) {
+    return new TokexError('invalid_signature', `key unusable for the algorithm (${err.message.slice(0, 80)})`);
+  }
+  return new TokexError('internal_error', `signature verification failed unexpectedly: ${(err as Error).name}`, { cause: err });
+}
