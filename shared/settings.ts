@@ -13,6 +13,8 @@ export interface Settings {
   /** `kv:<secret>` reference, or undefined locally (a key kept in `localDir`). */
   readonly signingKeySecret: string | undefined;
   readonly keyVaultUrl: string | undefined;
+  /** AZURE_AUTHORITY_HOST: where service principals sign in (default: Azure public cloud). */
+  readonly authorityHost: string | undefined;
   readonly auditFile: string | undefined;
   readonly auditRequired: boolean;
   readonly appInsightsConnectionString: string | undefined;
@@ -90,8 +92,14 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
     throw new ConfigError('KEY_VAULT_URL: required because TOKEX_SIGNING_KEY names a Key Vault secret');
   }
 
+  const authorityHost = get('AZURE_AUTHORITY_HOST');
+  if (authorityHost !== undefined && !/^https:\/\/[^/]+/.test(authorityHost)) {
+    throw new ConfigError(`AZURE_AUTHORITY_HOST: must be an https URL (got "${authorityHost}")`);
+  }
+
   return {
     mode,
+    authorityHost,
     policyPath: get('TOKEX_POLICY') ?? (mode === 'local' ? 'policy.dev.yaml' : 'policy.yaml'),
     issuer,
     signingKeySecret,

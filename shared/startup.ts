@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DefaultAzureCredential } from '@azure/identity';
 import { Auditor } from './audit/auditor.js';
 import { fileSink } from './audit/file-sink.js';
 import type { AuditSink } from './audit/sink.js';
@@ -8,9 +9,16 @@ import { entraProfile } from './caller/entra.js';
 import { remoteIssuerKeys } from './caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from './caller/validate.js';
 import { ConfigError } from './errors.js';
+import { EntraTokenProvider } from './grants/entra.js';
+import { CachedSecretStore } from './keyvault/cached-store.js';
+import { KeyVaultSecretStore } from './keyvault/key-vault-store.js';
+import { LocalSecretStore } from './keyvault/local-store.js';
+import type { SecretStore } from './keyvault/secret-store.js';
+import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
 import { loadOrCreateKeyFile } from './keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKeys } from './keys/signing-key.js';
 import { loadPolicyFile } from './policy/load.js';
+import type { Policy } from './policy/policy.js';
 import type { Settings } from './settings.js';
 import type { Tokex } from './tokex.js';
 
@@ -21,8 +29,9 @@ export interface StartOptions {
 }
 
 /**
- * Builds everything once: policy, trusted issuers, signing keys, audit sinks. Any bad setting or
- * policy throws a ConfigError whose message names it; nothing is fetched from the network here.
+ * Builds everything once: policy, trusted issuers, Key Vault, signing keys, downstream identities,
+ * audit sinks. Any bad setting or policy throws a ConfigError whose message names it. Only the
+ * signing key is read from Key Vault here; issuers' keys and downstream tokens are fetched on use.
  */
 export async function startTokex(settings: Settings, options: StartOptions = {}): Promise<Tokex> {
   const now = options.now ?? (() => Date.now());
@@ -36,14 +45,23 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
     (config) => builtIns.find((b) => b.config.name === config.name) ?? { config, keys: remoteIssuerKeys(config, now) },
   );
   const validator = new CallerValidator(issuers, { now, profiles: { entra: entraProfile } });
-  const signingKeys = await loadSigningKeys(settings);
+
+  // tokex reaches Key Vault as itself: its managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one).
+  // In Azure KEY_VAULT_URL is always set (the signing key lives there); locally, secrets.json stands in.
+  const vault = settings.keyVaultUrl === undefined ? undefined : new KeyVaultSecretStore(settings.keyVaultUrl, new DefaultAzureCredential());
+  const secrets = new CachedSecretStore(vault ?? new LocalSecretStore(join(settings.localDir, 'secrets.json')), now);
+  const signingKeys = await loadSigningKeys(settings, policy, vault, now);
+  const entra = new EntraTokenProvider(policy.identities, secrets, settings.authorityHost, now);
   const auditor = new Auditor(auditSinks(settings));
-  return { settings, policy, validator, signingKeys, auditor, now };
+  return { settings, policy, validator, signingKeys, entra, secrets, auditor, now };
 }
 
-async function loadSigningKeys(settings: Settings): Promise<SigningKeys> {
-  if (settings.signingKeySecret !== undefined) {
-    throw new ConfigError('TOKEX_SIGNING_KEY: reading the signing key from Key Vault is not available in this build');
+async function loadSigningKeys(settings: Settings, policy: Policy, vault: KeyVaultSecretStore | undefined, now: () => number): Promise<SigningKeys> {
+  if (settings.signingKeySecret !== undefined && vault !== undefined) {
+    const lifetimes = policy.rules.flatMap((r) => r.grants.flatMap((g) => (g.kind === 'minted' ? [g.lifetimeSeconds] : [])));
+    const keys = await KeyVaultSigningKeys.load(vault, settings.signingKeySecret.slice('kv:'.length), Math.max(600, ...lifetimes), now);
+    keys.startRefreshing();
+    return keys;
   }
   const file = join(settings.localDir, 'signing-key.json');
   const current = await signingKeyFrom(loadOrCreateKeyFile(file, () => generateSigningKey('ES256')), file);

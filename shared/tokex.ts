@@ -1,5 +1,7 @@
 import type { Auditor } from './audit/auditor.js';
 import type { CallerValidator } from './caller/validate.js';
+import type { EntraTokenProvider } from './grants/entra.js';
+import type { SecretStore } from './keyvault/secret-store.js';
 import type { SigningKeys } from './keys/signing-key.js';
 import type { Policy } from './policy/policy.js';
 import type { Settings } from './settings.js';
@@ -10,6 +12,10 @@ export interface Tokex {
   readonly policy: Policy;
   readonly validator: CallerValidator;
   readonly signingKeys: SigningKeys;
+  /** Entra tokens for `entra` grants. */
+  readonly entra: EntraTokenProvider;
+  /** Secrets for /credentials (cached). */
+  readonly secrets: SecretStore;
   readonly auditor: Auditor;
   readonly now: () => number;
 }

@@ -82,27 +82,34 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
   const scopes = scopesFor(match.grant, request.scopes);
   if (!scopes) throw new TokexError('scope_not_allowed', 'a requested scope is not granted for the target');
 
-  // 4. The token (RFC 8693 §2.2.1).
-  if (match.grant.kind !== 'minted') {
-    throw new TokexError('downstream_unavailable', `entra grants are not available in this build (identity "${match.grant.identity}")`, { retryAfter: 60 });
+  // 4. The token (RFC 8693 §2.2.1): from Entra as one of tokex's identities, or signed by tokex.
+  const nowMs = tokex.now();
+  let issued: { token: string; expiresAt: number };
+  if (match.grant.kind === 'entra') {
+    const entra = await tokex.entra.getToken(match.grant.identity, match.grant.target);
+    issued = { token: entra.token, expiresAt: Math.floor(entra.expiresOnTimestamp / 1000) };
+    record.grant = { kind: 'entra', identity: match.grant.identity, scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString() };
+  } else {
+    const minted = await mintAccessToken(tokex.signingKeys.current, {
+      issuer: tokex.settings.issuer,
+      caller,
+      audience: match.grant.target,
+      scopes,
+      lifetimeSeconds: match.grant.lifetimeSeconds,
+      nowSeconds: Math.floor(nowMs / 1000),
+    });
+    issued = { token: minted.token, expiresAt: minted.expiresAt };
+    record.grant = { kind: 'minted', scopes: [...scopes], expiresAt: new Date(minted.expiresAt * 1000).toISOString(), jti: minted.jti };
   }
-  const minted = await mintAccessToken(tokex.signingKeys.current, {
-    issuer: tokex.settings.issuer,
-    caller,
-    audience: match.grant.target,
-    scopes,
-    lifetimeSeconds: match.grant.lifetimeSeconds,
-    nowSeconds: Math.floor(tokex.now() / 1000),
-  });
-  record.grant = { kind: 'minted', scopes: [...scopes], expiresAt: new Date(minted.expiresAt * 1000).toISOString(), jti: minted.jti };
   return {
     status: 200,
     headers: { ...NO_STORE, 'x-correlation-id': http.correlationId },
     body: {
-      access_token: minted.token,
+      access_token: issued.token,
       issued_token_type: request.requestedTokenType,
       token_type: 'Bearer',
-      expires_in: minted.expiresIn,
+      // The real remaining lifetime, also for a cached Entra token.
+      expires_in: Math.max(0, issued.expiresAt - Math.floor(tokex.now() / 1000)),
       scope: scopes.join(' '),
     },
   };

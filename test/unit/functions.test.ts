@@ -55,7 +55,7 @@ describe('functions/ handlers called as the Functions host calls them', () => {
 
   it('the route table names each function once, with routePrefix "" routes', () => {
     expect(routes.map((r) => `${r.methods.join(',')} /${r.route}`)).toEqual([
-      'POST /token', 'GET /.well-known/jwks.json', 'GET /.well-known/oauth-authorization-server', 'GET /health',
+      'POST /token', 'GET /credentials/{name}', 'GET /.well-known/jwks.json', 'GET /.well-known/oauth-authorization-server', 'GET /health',
     ]);
   });
 });

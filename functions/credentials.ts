@@ -1,0 +1,15 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { readCredential } from '../shared/credentials/read-credential.js';
+import { clientIpOf, correlationIdOf, toResponse } from './http.js';
+import { tokex } from './runtime.js';
+
+/** GET /credentials/{name}: a Key Vault secret the caller's policy allows. */
+export async function credentials(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const result = await readCredential(await tokex(), {
+    name: request.params.name ?? '',
+    authorization: request.headers.get('authorization'),
+    clientIp: clientIpOf(request),
+    correlationId: correlationIdOf(context),
+  });
+  return toResponse(result);
+}

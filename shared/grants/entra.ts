@@ -1,0 +1,109 @@
+import { AzureCliCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { credentialOptions } from '../azure/client-options.js';
+import { downstreamFailure } from '../azure/errors.js';
+import { withDeadline } from '../deadline.js';
+import { TokexError } from '../errors.js';
+import type { SecretStore } from '../keyvault/secret-store.js';
+import type { IdentityConfig } from '../policy/policy.js';
+
+/** Reuse a token until this long before it expires. */
+export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+/** After a failure, requests for the same (identity, resource) get the same 503 for this long instead of calling again. */
+export const FAILURE_BACKOFF_MS = 1_000;
+
+export interface EntraToken {
+  readonly token: string;
+  readonly expiresOnTimestamp: number;
+}
+
+interface CacheEntry {
+  readonly token: EntraToken;
+  readonly refreshAt: number;
+}
+
+/**
+ * Downstream Entra ID tokens for `<resource>/.default`, obtained as one of the policy's identities.
+ * Cached per (identity, resource) until 5 minutes before expiry; concurrent misses share one call;
+ * a failure is remembered for a second only. Every call runs under the 10 s downstream deadline.
+ */
+export class EntraTokenProvider {
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #inFlight = new Map<string, Promise<EntraToken>>();
+  readonly #failures = new Map<string, { error: TokexError; until: number }>();
+  readonly #credentials = new Map<string, { credential: TokenCredential; secretVersion: string | undefined }>();
+
+  constructor(
+    private readonly identities: ReadonlyMap<string, IdentityConfig>,
+    private readonly secrets: SecretStore,
+    private readonly authorityHost: string | undefined,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  async getToken(identityName: string, resource: string): Promise<EntraToken> {
+    const key = `${identityName}\n${resource}`;
+    const cached = this.#cache.get(key);
+    if (cached && cached.refreshAt > this.now()) return cached.token;
+    const failure = this.#failures.get(key);
+    if (failure && failure.until > this.now()) throw failure.error;
+
+    let pending = this.#inFlight.get(key);
+    if (!pending) {
+      pending = this.#fetch(identityName, resource).then(
+        (token) => {
+          const lifetime = token.expiresOnTimestamp - this.now();
+          this.#cache.set(key, { token, refreshAt: token.expiresOnTimestamp - Math.min(REFRESH_BEFORE_EXPIRY_MS, lifetime / 2) });
+          this.#failures.delete(key);
+          return token;
+        },
+        (err: unknown) => {
+          const error = downstreamFailure(`Entra token for identity "${identityName}"`, err);
+          // MSAL throttles a client for 60 s after a 5xx, replaying the error without a request.
+          // tokex bounds its own retries (single flight, the backoff below), so it starts afresh.
+          this.#credentials.delete(identityName);
+          this.#failures.set(key, { error, until: this.now() + FAILURE_BACKOFF_MS });
+          throw error;
+        },
+      );
+      this.#inFlight.set(key, pending);
+      void pending.finally(() => this.#inFlight.delete(key)).catch(() => {});
+    }
+    return pending;
+  }
+
+  async #fetch(identityName: string, resource: string): Promise<EntraToken> {
+    const identity = this.identities.get(identityName);
+    if (!identity) throw new TokexError('internal_error', `identity "${identityName}" is not in the policy`);
+    const scope = `${resource.replace(/\/+$/, '')}/.default`;
+    return withDeadline(`Entra token for identity "${identityName}"`, async (signal) => {
+      const credential = await this.#credential(identity, signal);
+      const token = await credential.getToken(scope, { abortSignal: signal });
+      if (!token) throw new TokexError('downstream_unavailable', `identity "${identityName}" returned no token`);
+      return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
+    });
+  }
+
+  /** One credential per identity; a service principal's is rebuilt when its Key Vault secret changes version. */
+  async #credential(identity: IdentityConfig, signal: AbortSignal): Promise<TokenCredential> {
+    const known = this.#credentials.get(identity.name);
+    if (identity.type !== 'service-principal') {
+      if (known) return known.credential;
+      const credential =
+        identity.type === 'managed-identity'
+          ? new ManagedIdentityCredential({ ...(identity.clientId && { clientId: identity.clientId }), ...credentialOptions(undefined) })
+          : new AzureCliCredential({ processTimeoutInMs: 10_000 });
+      this.#credentials.set(identity.name, { credential, secretVersion: undefined });
+      return credential;
+    }
+    const reference = (identity.clientSecret ?? identity.certificate)!;
+    const secretName = reference.slice('kv:'.length);
+    const secret = await this.secrets.get(secretName, { signal });
+    if (!secret) throw new TokexError('downstream_unavailable', `Key Vault secret "${secretName}" of identity "${identity.name}" does not exist`);
+    if (known && known.secretVersion === secret.version) return known.credential;
+    const options = credentialOptions(this.authorityHost);
+    const credential = identity.clientSecret
+      ? new ClientSecretCredential(identity.tenantId, identity.clientId, secret.value, options)
+      : new ClientCertificateCredential(identity.tenantId, identity.clientId, { certificate: secret.value }, options);
+    this.#credentials.set(identity.name, { credential, secretVersion: secret.version });
+    return credential;
+  }
+}

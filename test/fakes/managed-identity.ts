@@ -1,0 +1,72 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FaultMode = 'ok' | '404' | '429' | '500' | 'hang';
+
+/**
+ * The App Service managed-identity endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER) as
+ * ManagedIdentityCredential calls it: GET ?api-version=2019-08-01&resource=…[&client_id=…].
+ */
+export class FakeManagedIdentity {
+  readonly header = `fake-identity-header-${process.pid}`;
+  /** Calls per `resource|client_id`. */
+  readonly calls = new Map<string, number>();
+  /** Every token handed out, so tests can look for them in logs. */
+  readonly issued: string[] = [];
+  mode: FaultMode = 'ok';
+  /** Lifetime of issued tokens. */
+  expiresInSeconds = 3600;
+  /** Delay before answering, to let concurrent requests pile up. */
+  delayMs = 0;
+
+  private constructor(private readonly server: Server, readonly endpoint: string) {}
+
+  static async start(): Promise<FakeManagedIdentity> {
+    let self: FakeManagedIdentity | undefined;
+    const server = createServer((req, res) => void self!.handle(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    self = new FakeManagedIdentity(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`);
+    return self;
+  }
+
+  /** Settings that point @azure/identity at this fake. */
+  env(): Record<string, string> {
+    return { IDENTITY_ENDPOINT: this.endpoint, IDENTITY_HEADER: this.header };
+  }
+
+  count(resource: string, clientId = ''): number {
+    return this.calls.get(`${resource}|${clientId}`) ?? 0;
+  }
+
+  get total(): number {
+    return [...this.calls.values()].reduce((a, b) => a + b, 0);
+  }
+
+  private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.headers['x-identity-header'] !== this.header) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"missing header"}');
+      return;
+    }
+    const resource = url.searchParams.get('resource') ?? '';
+    const key = `${resource}|${url.searchParams.get('client_id') ?? ''}`;
+    this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.mode === 'hang') return;
+    if (this.mode !== 'ok') {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (this.mode === '429') headers['retry-after'] = '1';
+      res.writeHead(Number(this.mode), headers).end(JSON.stringify({ error: 'fault', error_description: `injected ${this.mode}` }));
+      return;
+    }
+    const token = `mi-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;
+    this.issued.push(token);
+    const expiresOn = Math.floor(Date.now() / 1000) + this.expiresInSeconds;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' }));
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
