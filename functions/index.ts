@@ -12,6 +12,8 @@ try {
 }
 
 app.setup({ enableHttpStream: false });
+// Deliver queued audit telemetry before the worker goes away.
+app.hook.appTerminate(async () => (await tokex()).auditor.flush());
 for (const { name, methods, route, handler } of routes) {
   app.http(name, { methods: [...methods], route, authLevel: 'anonymous', handler });
 }

@@ -92,6 +92,10 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
     throw new ConfigError('KEY_VAULT_URL: required because TOKEX_SIGNING_KEY names a Key Vault secret');
   }
 
+  const appInsights = get('APPLICATIONINSIGHTS_CONNECTION_STRING');
+  if (appInsights !== undefined && !/(^|;)\s*InstrumentationKey=[0-9a-f-]{36}\s*(;|$)/i.test(appInsights)) {
+    throw new ConfigError('APPLICATIONINSIGHTS_CONNECTION_STRING: must hold InstrumentationKey=<guid> (copy it from the Application Insights resource)');
+  }
   const authorityHost = get('AZURE_AUTHORITY_HOST');
   if (authorityHost !== undefined && !/^https:\/\/[^/]+/.test(authorityHost)) {
     throw new ConfigError(`AZURE_AUTHORITY_HOST: must be an https URL (got "${authorityHost}")`);
@@ -106,7 +110,7 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
     keyVaultUrl,
     auditFile: get('TOKEX_AUDIT_FILE'),
     auditRequired: parseBoolean('TOKEX_AUDIT_REQUIRED', get('TOKEX_AUDIT_REQUIRED')),
-    appInsightsConnectionString: get('APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    appInsightsConnectionString: appInsights,
     port,
     host,
     localDir: get('TOKEX_LOCAL_DIR') ?? '.local',

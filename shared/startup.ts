@@ -1,6 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefaultAzureCredential } from '@azure/identity';
+import { appInsightsSink } from './audit/app-insights-sink.js';
 import { Auditor } from './audit/auditor.js';
 import { fileSink } from './audit/file-sink.js';
 import type { AuditSink } from './audit/sink.js';
@@ -52,7 +53,7 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
   const secrets = new CachedSecretStore(vault ?? new LocalSecretStore(join(settings.localDir, 'secrets.json')), now);
   const signingKeys = await loadSigningKeys(settings, policy, vault, now);
   const entra = new EntraTokenProvider(policy.identities, secrets, settings.authorityHost, now);
-  const auditor = new Auditor(auditSinks(settings));
+  const auditor = new Auditor(auditSinks(settings), settings.auditRequired);
   return { settings, policy, validator, signingKeys, entra, secrets, auditor, now };
 }
 
@@ -78,5 +79,7 @@ function auditSinks(settings: Settings): AuditSink[] {
     }
     sinks.push(fileSink(settings.auditFile));
   }
+  // Loaded only when configured, in a worker thread: never on the request path, never without a connection string.
+  if (settings.appInsightsConnectionString !== undefined) sinks.push(appInsightsSink(settings.appInsightsConnectionString));
   return sinks;
 }

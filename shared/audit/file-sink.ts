@@ -5,6 +5,7 @@ import type { AuditSink } from './sink.js';
 export function fileSink(path: string): AuditSink {
   return {
     name: `file:${path}`,
+    durable: true,
     async write(record) {
       await appendFile(path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
     },

@@ -6,6 +6,7 @@ import type { AuditSink } from './sink.js';
  */
 export const stdoutSink: AuditSink = {
   name: 'stdout',
+  durable: false,
   async write(record) {
     console.log(JSON.stringify(record));
   },

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { callerSummary, outcomeOf, tokenFingerprint, type AuditRecord } from '../audit/record.js';
+import { callerSummary, tokenFingerprint, type AuditRecord } from '../audit/record.js';
 import { CallerRefused } from '../caller/validate.js';
 import { withDeadline } from '../deadline.js';
 import { reasonEntry, TokexError, type Reason } from '../errors.js';
@@ -47,14 +47,7 @@ export async function readCredential(tokex: Tokex, http: CredentialRequest): Pro
     record.detail = failure.detail;
     result = errorResult(failure.reason, http.correlationId, failure.retryAfter);
   }
-  record.outcome = outcomeOf(result.status);
-  record.durationMs = Math.round((performance.now() - started) * 100) / 100;
-  const recorded = await tokex.auditor.write(record);
-  if (!recorded && tokex.settings.auditRequired) {
-    log.error('audit required but no sink accepted the record; refusing', { correlationId: http.correlationId });
-    return errorResult('audit_unavailable', http.correlationId, 5);
-  }
-  return result;
+  return tokex.auditor.conclude(record, result, started, () => errorResult('audit_unavailable', http.correlationId, 5));
 }
 
 async function read(tokex: Tokex, http: CredentialRequest, record: AuditRecord): Promise<HttpResult> {

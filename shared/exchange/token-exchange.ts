@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { callerSummary, outcomeOf, tokenFingerprint, type AuditRecord } from '../audit/record.js';
+import { callerSummary, tokenFingerprint, type AuditRecord } from '../audit/record.js';
 import { CallerRefused } from '../caller/validate.js';
 import { TokexError } from '../errors.js';
 import { mintAccessToken } from '../grants/minted.js';
@@ -52,16 +52,7 @@ export async function exchangeToken(tokex: Tokex, http: TokenEndpointRequest): P
     record.request = { ...(seen.target !== undefined && { target: seen.target }), ...(seen.scopes && { scopes: seen.scopes }) };
   }
   if (seen.subjectToken !== undefined) record.subjectTokenId = tokenFingerprint(seen.subjectToken);
-  record.outcome = outcomeOf(result.status);
-  record.durationMs = Math.round((performance.now() - started) * 100) / 100;
-
-  const recorded = await tokex.auditor.write(record);
-  if (!recorded && tokex.settings.auditRequired) {
-    // Fail closed: a token that could not be audited is not released.
-    log.error('audit required but no sink accepted the record; refusing', { correlationId: http.correlationId });
-    return oauthError('audit_unavailable', http.correlationId, 5);
-  }
-  return result;
+  return tokex.auditor.conclude(record, result, started, () => oauthError('audit_unavailable', http.correlationId, 5));
 }
 
 async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditRecord, seen: PartialRequest): Promise<HttpResult> {
