@@ -10,7 +10,7 @@ import { devIssuerConfig } from '../local/dev-issuer.js';
 
 function load(file: string, mode: RuntimeMode): Policy {
   const settings = loadSettings(withLocalSettings(process.env), 'local');
-  return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [] });
+  return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, env: settings.env, builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [] });
 }
 
 /** `tokex policy check`: throws a PolicyError (file:line: path: problem) or says what was loaded. */

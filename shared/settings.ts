@@ -22,6 +22,8 @@ export interface Settings {
   readonly host: string;
   /** Local host only: generated keys and local secrets. */
   readonly localDir: string;
+  /** The TOKEX_* settings as given, for `${TOKEX_…}` references in the policy. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -114,6 +116,7 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
     port,
     host,
     localDir: get('TOKEX_LOCAL_DIR') ?? '.local',
+    env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TOKEX_') && e[1] !== undefined)),
   };
 }
 

@@ -41,6 +41,7 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
     ownIssuer: settings.issuer,
     builtInIssuers: builtIns.map((b) => b.config),
     mode: settings.mode,
+    env: settings.env,
   });
   const issuers: TrustedIssuer[] = policy.issuers.map(
     (config) => builtIns.find((b) => b.config.name === config.name) ?? { config, keys: remoteIssuerKeys(config, now) },

@@ -12,7 +12,16 @@ process.env.APPLICATION_INSIGHTS_NO_STATSBEAT ??= 'true';
 const port = parentPort!;
 try {
   const { default: ai } = await import('applicationinsights');
-  ai.setup((workerData as { connectionString: string }).connectionString)
+  const setup = ai.setup((workerData as { connectionString: string }).connectionString);
+  // Local (key) authentication disabled on the resource: ingest with Entra ID as tokex's managed
+  // identity, configured the standard way (Authorization=AAD[;ClientId=<user-assigned client id>]).
+  const auth = /(?:^|;)\s*Authorization=AAD\s*(?:;|$)/i.test(process.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '');
+  if (auth) {
+    const { ManagedIdentityCredential } = await import('@azure/identity');
+    const clientId = /(?:^|;)\s*ClientId=([0-9a-f-]{36})/i.exec(process.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '')?.[1];
+    ai.defaultClient.config.aadTokenCredential = clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+  }
+  setup
     .setAutoCollectConsole(false)
     .setAutoCollectExceptions(false)
     .setAutoCollectPerformance(false, false)

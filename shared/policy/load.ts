@@ -14,6 +14,8 @@ export interface PolicyLoadOptions {
   readonly builtInIssuers?: readonly IssuerConfig[];
   /** `azure-cli` identities are for local development only. */
   readonly mode: 'azure' | 'local';
+  /** Settings that `${TOKEX_…}` references in the policy are replaced with. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** One problem in a policy file, located for a human. */
@@ -48,7 +50,8 @@ export function loadPolicyFile(file: string, options: PolicyLoadOptions): Policy
 }
 
 /** Parses YAML or JSON (JSON is read as YAML 1.2), checks the schema and the cross-references, compiles. */
-export function parsePolicy(text: string, file: string, options: PolicyLoadOptions): Policy {
+export function parsePolicy(source: string, file: string, options: PolicyLoadOptions): Policy {
+  const text = substituteSettings(source, file, options.env ?? {});
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
   if (doc.errors.length > 0) {
@@ -69,6 +72,23 @@ export function parsePolicy(text: string, file: string, options: PolicyLoadOptio
   const policy = compile(parsed.data, file, options, report);
   if (problems.length > 0) throw new PolicyError(file, problems);
   return policy;
+}
+
+/**
+ * `${TOKEX_API_CLIENT_ID}` and the like are replaced by that setting's value, so one policy file can
+ * serve several deployments (infra/ sets them from its parameters). Only TOKEX_* names are read: a
+ * policy cannot pull arbitrary environment variables in.
+ */
+function substituteSettings(text: string, file: string, env: Readonly<Record<string, string | undefined>>): string {
+  const problems: PolicyProblem[] = [];
+  const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (match, name: string, offset: number) => {
+    const line = text.slice(0, offset).split('\n').length;
+    if (!name.startsWith('TOKEX_')) problems.push({ line, path: '', message: `${match}: only TOKEX_* settings can be referenced` });
+    else if (env[name] === undefined || env[name] === '') problems.push({ line, path: '', message: `${match}: the setting ${name} is not set` });
+    return env[name] ?? '';
+  });
+  if (problems.length > 0) throw new PolicyError(file, problems);
+  return out;
 }
 
 function compile(

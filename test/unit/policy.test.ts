@@ -164,6 +164,15 @@ rules:`).replace(`issuers:
     ]);
   });
 
+  it('replaces ${TOKEX_*} references with settings, and names the line of one that is unset or not TOKEX_*', () => {
+    const text = base.replace('audience: api://tokex', 'audience: ${TOKEX_API_CLIENT_ID}');
+    expect(load(text, { ...options, env: { TOKEX_API_CLIENT_ID: OID } }).issuers[0]!.audiences).toEqual([OID]);
+    expect(problems(text)).toEqual(['policy.yaml:4: ${TOKEX_API_CLIENT_ID}: the setting TOKEX_API_CLIENT_ID is not set']);
+    expect(problems(base.replace('audience: api://tokex', 'audience: ${HOME}'), { ...options, env: { HOME: '/root' } })).toEqual([
+      'policy.yaml:4: ${HOME}: only TOKEX_* settings can be referenced',
+    ]);
+  });
+
   it('reports YAML syntax errors and duplicate keys with their line', () => {
     expect(problems('rules:\n  - name: a\n    name: b\n')[0]).toMatch(/^policy\.yaml:3: .*[Mm]ap keys must be unique/);
     expect(problems('rules: [\n')[0]).toMatch(/^policy\.yaml:\d+: /);
