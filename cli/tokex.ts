@@ -6,6 +6,7 @@ import { seconds } from '../shared/policy/load.js';
 import { DURATION } from '../shared/policy/schema.js';
 import { mintDevToken } from '../local/dev-issuer.js';
 import { serveLocally } from '../local/serve.js';
+import { getToken } from './get-token.js';
 import { checkPolicy, explainPolicy } from './policy-commands.js';
 
 const program = new Command()
@@ -46,6 +47,20 @@ program
       lifetimeSeconds: opts.lifetime,
     });
     process.stdout.write(`${token}\n`);
+  });
+
+program
+  .command('get-token')
+  .description('exchange your own Entra token (TOKEX_SUBJECT_TOKEN, else az login / environment / managed identity) for a token from tokex; exit 2 when refused, 3 when unavailable')
+  .addOption(new Option('--endpoint <url>', 'tokex base URL').env('TOKEX_ENDPOINT').makeOptionMandatory())
+  .addOption(new Option('--resource <uri>', 'the target, as a resource URI').conflicts('audience'))
+  .addOption(new Option('--audience <name>', 'the target, as an audience').conflicts('resource'))
+  .option('--scope <scopes>', 'space-separated scopes (default: everything the policy allows)')
+  .addOption(new Option('--output <format>', 'token: the token alone; json: the whole answer; env: export lines for eval').choices(['token', 'json', 'env']).default('token'))
+  .addOption(new Option('--tokex-scope <scope>', 'the scope your own token is requested for').env('TOKEX_API_SCOPE').default('api://tokex/.default'))
+  .action(async (opts: { endpoint: string; resource?: string; audience?: string; scope?: string; output: 'token' | 'json' | 'env'; tokexScope: string }) => {
+    if (opts.resource === undefined && opts.audience === undefined) program.error('error: give --resource or --audience');
+    process.exitCode = await getToken(opts, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   });
 
 const policy = program.command('policy').description('check and explain policy files');
