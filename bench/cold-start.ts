@@ -4,13 +4,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { loadDevIssuerKey, mintDevToken } from '../local/dev-issuer.js';
 import { loadSettings } from '../shared/settings.js';
+import { freePort } from './free-port.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const { runs } = new Command()
@@ -20,13 +20,6 @@ const { runs } = new Command()
   .parse()
   .opts<{ runs: number }>();
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** Milliseconds from spawn to listening and to the first 200 from POST /token. */
 async function coldStart(appInsights: boolean): Promise<{ listening: number; firstExchange: number }> {

@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +14,7 @@ import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { devIssuerUrl, devJwks, loadDevIssuerKey, mintDevToken } from '../local/dev-issuer.js';
 import { generateSigningKey, signingKeyFrom } from '../shared/keys/signing-key.js';
 import { loadSettings } from '../shared/settings.js';
+import { freePort } from './free-port.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const options = new Command()
@@ -26,13 +26,6 @@ const options = new Command()
   .parse()
   .opts<{ duration: number; connections: number; tokens: number }>();
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(root, 'dist/cli/tokex.js'), 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -43,8 +43,9 @@ export function withLocalSettings(env: Env, file = 'local.settings.json'): Env {
   let values: unknown;
   try {
     values = (JSON.parse(text) as { Values?: unknown }).Values;
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
+  } catch {
+    // Not the parser's message: it can quote the file, and the file holds connection strings.
+    throw new ConfigError(`${file}: not valid JSON`);
   }
   if (values === undefined) return env;
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {

@@ -1,10 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { callerSummary, tokenFingerprint, type AuditRecord } from '../audit/record.js';
-import { CallerRefused } from '../caller/validate.js';
+import { callerSummary, noteFailure, openRecord, tokenFingerprint, type AuditRecord } from '../audit/record.js';
 import { withDeadline } from '../deadline.js';
 import { reasonEntry, TokexError, type Reason } from '../errors.js';
 import { NO_STORE, type HttpResult } from '../http-result.js';
-import { log } from '../log.js';
 import { rulesFor, secretGrantFor } from '../policy/match.js';
 import type { Tokex } from '../tokex.js';
 
@@ -26,25 +24,13 @@ export interface CredentialRequest {
  */
 export async function readCredential(tokex: Tokex, http: CredentialRequest): Promise<HttpResult> {
   const started = performance.now();
-  const record: AuditRecord = {
-    time: new Date(tokex.now()).toISOString(),
-    event: 'credential.read',
-    outcome: 'denied',
-    reason: 'ok',
-    correlationId: http.correlationId,
-    durationMs: 0,
-    request: { secret: http.name.slice(0, 127) },
-    ...(http.clientIp && { clientIp: http.clientIp }),
-  };
+  const record = openRecord('credential.read', http.correlationId, http.clientIp, tokex.now());
+  record.request = { secret: http.name.slice(0, 127) };
   let result: HttpResult;
   try {
     result = await read(tokex, http, record);
   } catch (err) {
-    const failure = err instanceof TokexError ? err : new TokexError('internal_error', `unexpected ${(err as Error)?.name ?? 'error'}`, { cause: err });
-    if (failure.reason === 'internal_error') log.error('credential read failed', { correlationId: http.correlationId, error: (err as Error)?.name });
-    if (err instanceof CallerRefused && err.caller) record.caller = callerSummary(err.caller);
-    record.reason = failure.reason;
-    record.detail = failure.detail;
+    const failure = noteFailure(record, err);
     result = errorResult(failure.reason, http.correlationId, failure.retryAfter);
   }
   return tokex.auditor.conclude(record, result, started, () => errorResult('audit_unavailable', http.correlationId, 5));

@@ -1,10 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { callerSummary, tokenFingerprint, type AuditRecord } from '../audit/record.js';
-import { CallerRefused } from '../caller/validate.js';
+import { callerSummary, noteFailure, openRecord, tokenFingerprint, type AuditRecord } from '../audit/record.js';
 import { TokexError } from '../errors.js';
 import { mintAccessToken } from '../grants/minted.js';
 import { NO_STORE, oauthError, type HttpResult } from '../http-result.js';
-import { log } from '../log.js';
 import { rulesFor, scopesFor, tokenGrantFor } from '../policy/match.js';
 import type { Tokex } from '../tokex.js';
 import { parseTokenRequest, type PartialRequest } from './request.js';
@@ -26,26 +24,14 @@ export interface TokenEndpointRequest {
  */
 export async function exchangeToken(tokex: Tokex, http: TokenEndpointRequest): Promise<HttpResult> {
   const started = performance.now();
-  const record: AuditRecord = {
-    time: new Date(tokex.now()).toISOString(),
-    event: 'token.exchange',
-    outcome: 'denied',
-    reason: 'ok',
-    correlationId: http.correlationId,
-    durationMs: 0,
-    ...(http.clientIp && { clientIp: http.clientIp }),
-  };
+  const record = openRecord('token.exchange', http.correlationId, http.clientIp, tokex.now());
   const seen: PartialRequest = {};
 
   let result: HttpResult;
   try {
     result = await grant(tokex, http, record, seen);
   } catch (err) {
-    const failure = err instanceof TokexError ? err : new TokexError('internal_error', `unexpected ${(err as Error)?.name ?? 'error'}`, { cause: err });
-    if (failure.reason === 'internal_error') log.error('token exchange failed', { correlationId: http.correlationId, error: describe(err) });
-    if (err instanceof CallerRefused && err.caller) record.caller = callerSummary(err.caller);
-    record.reason = failure.reason;
-    record.detail = failure.detail;
+    const failure = noteFailure(record, err);
     result = oauthError(failure.reason, http.correlationId, failure.retryAfter);
   }
   if (seen.target !== undefined || seen.scopes !== undefined) {
@@ -104,8 +90,4 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
       scope: scopes.join(' '),
     },
   };
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
