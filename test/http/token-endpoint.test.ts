@@ -262,6 +262,23 @@ describe('audit', () => {
   });
 });
 
+describe('GET /credentials/{name} without Key Vault', () => {
+  it('a bearer token over 16 KiB passes the host (64 KiB headers) and is refused by tokex: 401, audited token_too_large', async () => {
+    const big = await issuer.token({ sub: 'job-1', aud: 'api://tokex', roles: 'Jobs.Train', pad: 'x'.repeat(20 * 1024) });
+    const res = await fetch(`${tokex.url}/credentials/storage-key`, { headers: { authorization: `Bearer ${big}` } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
+    expect(record).toMatchObject({ event: 'credential.read', outcome: 'denied', reason: 'token_too_large', request: { secret: 'storage-key' } });
+  });
+
+  it('a caller whose rules grant no secrets: 403 access_denied', async () => {
+    const res = await fetch(`${tokex.url}/credentials/storage-key`, { headers: { authorization: `Bearer ${await trainer()}` } });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'access_denied' });
+  });
+});
+
 describe('metadata, JWKS, health', () => {
   it('serves RFC 8414 metadata naming the token endpoint and the exchange grant', async () => {
     const res = await fetch(`${tokex.url}/.well-known/oauth-authorization-server`);
