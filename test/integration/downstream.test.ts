@@ -32,7 +32,11 @@ let azDir: string;
 const secretValues: string[] = [];
 
 function policy(): string {
-  const faultGrants = FAULT_TARGETS.map((f) => `      - { entra: "https://fault-${f}.example", identity: ml-reader }`).join('\n');
+  // One target per fault and fake, so no case is answered from another's cached token.
+  const faultGrants = FAULT_TARGETS.flatMap((f) => [
+    `      - { entra: "https://fault-${f}.example", identity: ml-reader }`,
+    `      - { entra: "https://sp-fault-${f}.example", identity: ml-admin }`,
+  ]).join('\n');
   return `
 issuers:
   - { name: idp, issuer: "${idp.issuer}", audience: api://tokex }
@@ -52,7 +56,6 @@ rules:
       - { entra: "https://database.windows.net", identity: ml-cert }
       - { entra: "https://concurrency.example", identity: ml-reader }
       - { entra: "https://cli.example", identity: laptop }
-      - { entra: "https://sp-fault.example", identity: ml-admin }
 ${faultGrants}
       - { minted: "https://workspace.internal", scopes: [jobs.read] }
       - secrets: [storage-*, db-password, fault-*]
@@ -199,14 +202,17 @@ describe('downstream faults: 503 temporarily_unavailable with Retry-After, then 
     }, 30_000);
   }
 
-  it('Entra token endpoint answering 500 for a service principal', async () => {
-    entraEndpoint.mode = '500';
-    const { status, audit } = await exchangeFor('https://sp-fault.example');
-    expect([status, audit.reason]).toEqual([503, 'downstream_unavailable']);
-    entraEndpoint.mode = 'ok';
-    await new Promise((r) => setTimeout(r, 1_100));
-    expect((await exchangeFor('https://sp-fault.example')).status).toBe(200);
-  }, 30_000);
+  for (const fault of FAULT_TARGETS) {
+    it(`Entra token endpoint answering ${fault} to a service principal`, async () => {
+      entraEndpoint.mode = fault as FaultMode;
+      const { status, headers, audit } = await exchangeFor(`https://sp-fault-${fault}.example`);
+      expect([status, audit.reason]).toEqual([503, 'downstream_unavailable']);
+      expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      entraEndpoint.mode = 'ok';
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect((await exchangeFor(`https://sp-fault-${fault}.example`)).status).toBe(200);
+    }, 30_000);
+  }
 });
 
 describe('GET /credentials/{name}', () => {
