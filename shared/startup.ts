@@ -1,6 +1,5 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DefaultAzureCredential } from '@azure/identity';
 import { appInsightsSink } from './audit/app-insights-sink.js';
 import { Auditor } from './audit/auditor.js';
 import { fileSink } from './audit/file-sink.js';
@@ -12,7 +11,7 @@ import { CallerValidator, type TrustedIssuer } from './caller/validate.js';
 import { ConfigError } from './errors.js';
 import { EntraTokenProvider } from './grants/entra.js';
 import { CachedSecretStore } from './keyvault/cached-store.js';
-import { KeyVaultSecretStore } from './keyvault/key-vault-store.js';
+import type { KeyVaultSecretStore } from './keyvault/key-vault-store.js';
 import { LocalSecretStore } from './keyvault/local-store.js';
 import type { SecretStore } from './keyvault/secret-store.js';
 import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
@@ -50,12 +49,18 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
 
   // tokex reaches Key Vault as itself: its managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one).
   // In Azure KEY_VAULT_URL is always set (the signing key lives there); locally, secrets.json stands in.
-  const vault = settings.keyVaultUrl === undefined ? undefined : new KeyVaultSecretStore(settings.keyVaultUrl, new DefaultAzureCredential());
+  const vault = settings.keyVaultUrl === undefined ? undefined : await keyVaultStore(settings.keyVaultUrl);
   const secrets = new CachedSecretStore(vault ?? new LocalSecretStore(join(settings.localDir, 'secrets.json')), now);
   const signingKeys = await loadSigningKeys(settings, policy, vault, now);
   const entra = new EntraTokenProvider(policy.identities, secrets, settings.authorityHost, now);
   const auditor = new Auditor(auditSinks(settings), settings.auditRequired);
   return { settings, policy, validator, signingKeys, entra, secrets, auditor, now };
+}
+
+/** The Azure SDKs load only when a vault is configured: the local host without one starts without them. */
+async function keyVaultStore(vaultUrl: string): Promise<KeyVaultSecretStore> {
+  const [{ DefaultAzureCredential }, { KeyVaultSecretStore }] = await Promise.all([import('@azure/identity'), import('./keyvault/key-vault-store.js')]);
+  return new KeyVaultSecretStore(vaultUrl, new DefaultAzureCredential());
 }
 
 async function loadSigningKeys(settings: Settings, policy: Policy, vault: KeyVaultSecretStore | undefined, now: () => number): Promise<SigningKeys> {

@@ -1,4 +1,4 @@
-import { AzureCliCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { credentialOptions } from '../azure/client-options.js';
 import { downstreamFailure } from '../azure/errors.js';
 import { withDeadline } from '../deadline.js';
@@ -85,6 +85,8 @@ export class EntraTokenProvider {
   /** One credential per identity; a service principal's is rebuilt when its Key Vault secret changes version. */
   async #credential(identity: IdentityConfig, signal: AbortSignal): Promise<TokenCredential> {
     const known = this.#credentials.get(identity.name);
+    // Loaded on first use, not at startup: a policy without entra grants never pays for it.
+    const { AzureCliCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } = await import('@azure/identity');
     if (identity.type !== 'service-principal') {
       if (known) return known.credential;
       const credential =
