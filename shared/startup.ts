@@ -8,6 +8,7 @@ import { stdoutSink } from './audit/stdout-sink.js';
 import { entraProfile } from './caller/entra.js';
 import { remoteIssuerKeys } from './caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from './caller/validate.js';
+import { DOWNSTREAM_DEADLINE_MS } from './deadline.js';
 import { ConfigError } from './errors.js';
 import { EntraTokenProvider } from './grants/entra.js';
 import { CachedSecretStore } from './keyvault/cached-store.js';
@@ -26,6 +27,9 @@ export interface StartOptions {
   /** Issuers the host brings (the local host's dev issuer); never present in Azure. */
   readonly builtInIssuers?: readonly TrustedIssuer[];
   readonly now?: () => number;
+  /** Downstream deadline and failure backoff: the defaults in production, shorter in tests. */
+  readonly downstreamDeadlineMs?: number;
+  readonly failureBackoffMs?: number;
 }
 
 /**
@@ -52,9 +56,14 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
   const vault = settings.keyVaultUrl === undefined ? undefined : await keyVaultStore(settings.keyVaultUrl);
   const secrets = new CachedSecretStore(vault ?? new LocalSecretStore(join(settings.localDir, 'secrets.json')), now);
   const signingKeys = await loadSigningKeys(settings, policy, vault, now);
-  const entra = new EntraTokenProvider(policy.identities, secrets, settings.authorityHost, now);
+  const downstreamDeadlineMs = options.downstreamDeadlineMs ?? DOWNSTREAM_DEADLINE_MS;
+  const entra = new EntraTokenProvider(policy.identities, secrets, settings.authorityHost, {
+    now,
+    deadlineMs: downstreamDeadlineMs,
+    ...(options.failureBackoffMs !== undefined && { failureBackoffMs: options.failureBackoffMs }),
+  });
   const auditor = new Auditor(auditSinks(settings), settings.auditRequired);
-  return { settings, policy, validator, signingKeys, entra, secrets, auditor, now };
+  return { settings, policy, validator, signingKeys, entra, secrets, auditor, now, downstreamDeadlineMs };
 }
 
 /** The Azure SDKs load only when a vault is configured: the local host without one starts without them. */

@@ -17,5 +17,7 @@ export interface Tokex {
   /** Secrets for /credentials (cached). */
   readonly secrets: SecretStore;
   readonly auditor: Auditor;
+  /** The most one request may spend on downstream calls (Key Vault, Entra), retries included. */
+  readonly downstreamDeadlineMs: number;
   readonly now: () => number;
 }

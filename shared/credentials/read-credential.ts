@@ -52,7 +52,7 @@ async function read(tokex: Tokex, http: CredentialRequest, record: AuditRecord):
   record.rule = match.rule.name;
 
   // 3. The secret.
-  const secret = await withDeadline(`Key Vault secret "${http.name}"`, (signal) => tokex.secrets.get(http.name, { signal }));
+  const secret = await withDeadline(`Key Vault secret "${http.name}"`, (signal) => tokex.secrets.get(http.name, { signal }), tokex.downstreamDeadlineMs);
   if (!secret) throw new TokexError('secret_not_found', 'the secret does not exist');
   record.grant = { kind: 'secret', ...(secret.expiresOn && { expiresAt: secret.expiresOn.toISOString() }) };
   return {

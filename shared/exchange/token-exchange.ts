@@ -85,8 +85,9 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
       access_token: issued.token,
       issued_token_type: request.requestedTokenType,
       token_type: 'Bearer',
-      // The real remaining lifetime, also for a cached Entra token.
-      expires_in: Math.max(0, issued.expiresAt - Math.floor(tokex.now() / 1000)),
+      // The real remaining lifetime, also for a cached Entra token, counted from the instant the
+      // minted token's `iat` was taken (a second clock reading could straddle a second boundary).
+      expires_in: Math.max(0, issued.expiresAt - Math.floor(nowMs / 1000)),
       scope: scopes.join(' '),
     },
   };

@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { credentialOptions } from '../azure/client-options.js';
 import { downstreamFailure } from '../azure/errors.js';
-import { withDeadline } from '../deadline.js';
+import { DOWNSTREAM_DEADLINE_MS, withDeadline } from '../deadline.js';
 import { TokexError } from '../errors.js';
 import type { SecretStore } from '../keyvault/secret-store.js';
 import type { IdentityConfig } from '../policy/policy.js';
@@ -14,6 +14,15 @@ export const FAILURE_BACKOFF_MS = 1_000;
 export interface EntraToken {
   readonly token: string;
   readonly expiresOnTimestamp: number;
+}
+
+/** Timing knobs; tests shorten them, production keeps the defaults. */
+export interface EntraTokenProviderOptions {
+  readonly now?: () => number;
+  /** The most one token request may take, retries included. */
+  readonly deadlineMs?: number;
+  /** How long a failure is replayed to requests for the same (identity, resource). */
+  readonly failureBackoffMs?: number;
 }
 
 interface CacheEntry {
@@ -32,12 +41,20 @@ export class EntraTokenProvider {
   readonly #failures = new Map<string, { error: TokexError; until: number }>();
   readonly #credentials = new Map<string, { credential: TokenCredential; secretVersion: string | undefined }>();
 
+  private readonly now: () => number;
+  readonly #deadlineMs: number;
+  readonly #failureBackoffMs: number;
+
   constructor(
     private readonly identities: ReadonlyMap<string, IdentityConfig>,
     private readonly secrets: SecretStore,
     private readonly authorityHost: string | undefined,
-    private readonly now: () => number = () => Date.now(),
-  ) {}
+    options: EntraTokenProviderOptions = {},
+  ) {
+    this.now = options.now ?? (() => Date.now());
+    this.#deadlineMs = options.deadlineMs ?? DOWNSTREAM_DEADLINE_MS;
+    this.#failureBackoffMs = options.failureBackoffMs ?? FAILURE_BACKOFF_MS;
+  }
 
   async getToken(identityName: string, resource: string): Promise<EntraToken> {
     const key = `${identityName}\n${resource}`;
@@ -60,7 +77,7 @@ export class EntraTokenProvider {
           // MSAL throttles a client for 60 s after a 5xx, replaying the error without a request.
           // tokex bounds its own retries (single flight, the backoff below), so it starts afresh.
           this.#credentials.delete(identityName);
-          this.#failures.set(key, { error, until: this.now() + FAILURE_BACKOFF_MS });
+          this.#failures.set(key, { error, until: this.now() + this.#failureBackoffMs });
           throw error;
         },
       );
@@ -79,7 +96,7 @@ export class EntraTokenProvider {
       const token = await credential.getToken(scope, { abortSignal: signal });
       if (!token) throw new TokexError('downstream_unavailable', `identity "${identityName}" returned no token`);
       return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
-    });
+    }, this.#deadlineMs);
   }
 
   /** One credential per identity; a service principal's is rebuilt when its Key Vault secret changes version. */

@@ -14,11 +14,26 @@ export interface Tls {
   readonly caBundle: string;
 }
 
+/** Set by test/global-setup.ts: the folder of the run's one throwaway CA, trusted by every test process. */
+export const TLS_DIR_VARIABLE = 'TOKEX_TEST_TLS_DIR';
+
 let cached: Tls | undefined;
 
-/** A throwaway CA and a server certificate for localhost and 127.0.0.1, made with openssl once per process. */
+/**
+ * The run's throwaway CA and a server certificate for localhost and 127.0.0.1. The global setup makes
+ * them once, before the test processes start, and puts the CA into their NODE_EXTRA_CA_CERTS
+ * (read by Node only at process start), so the real Azure SDKs trust the HTTPS fakes in-process too.
+ */
 export function throwawayTls(): Tls {
   if (cached) return cached;
+  const dir = process.env[TLS_DIR_VARIABLE] ?? makeThrowawayTls(process.env.NODE_EXTRA_CA_CERTS);
+  const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+  cached = { key: read('server.key'), cert: read('server.pem'), ca: read('ca.pem'), caBundle: join(dir, 'bundle.pem') };
+  return cached;
+}
+
+/** Makes the CA, the server certificate and the bundle (existing extra CAs + ours) in a new folder. */
+export function makeThrowawayTls(existingExtraCerts: string | undefined): string {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-tls-'));
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tokex-test-ca',
@@ -27,9 +42,7 @@ export function throwawayTls(): Tls {
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
   run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
   const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
-  const existing = process.env.NODE_EXTRA_CA_CERTS;
-  const bundle = join(dir, 'bundle.pem');
-  writeFileSync(bundle, `${existing && existsSync(existing) ? readFileSync(existing, 'utf8') : ''}\n${ca}`);
-  cached = { key: readFileSync(join(dir, 'server.key'), 'utf8'), cert: readFileSync(join(dir, 'server.pem'), 'utf8'), ca, caBundle: bundle };
-  return cached;
+  const existing = existingExtraCerts && existsSync(existingExtraCerts) ? readFileSync(existingExtraCerts, 'utf8') : '';
+  writeFileSync(join(dir, 'bundle.pem'), `${existing}\n${ca}`);
+  return dir;
 }

@@ -98,9 +98,14 @@ describe('tokens that are not access tokens for tokex', () => {
   });
 });
 
-it('discovery: one document per issuer and one JWKS fetch for the whole run so far', () => {
-  // corp (v2 A), corp-v1 (sts A), partners (common): three discovery documents, all naming one JWKS URL,
-  // each issuer holding its own cached key set.
+it('discovery: one document and one JWKS fetch per issuer, however many tokens and in whatever order', async () => {
+  // corp (v2 A), corp-v1 (sts A), partners (common): each issuer entry locates its keys once and
+  // caches them. Two rounds of one token per issuer: the second round fetches nothing.
+  for (let round = 0; round < 2; round++) {
+    expect((await exchange(await entra.app(TENANT_A))).status).toBe(200);
+    expect((await exchange(await entra.v1App(TENANT_A))).status).toBe(200);
+    expect((await exchange(await entra.app(TENANT_B), 'https://partner.internal')).status).toBe(200);
+  }
   expect(entra.idp.hits.discovery).toBe(3);
   expect(entra.idp.hits.jwks).toBe(3);
 });

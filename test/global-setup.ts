@@ -1,0 +1,14 @@
+import { join } from 'node:path';
+import { makeThrowawayTls, TLS_DIR_VARIABLE } from './fakes/tls.js';
+
+/**
+ * Runs once, in vitest's main process, before the test processes are forked: they inherit this
+ * environment, so every test process trusts the run's throwaway CA from its start (Node reads
+ * NODE_EXTRA_CA_CERTS only then). The bundle keeps the machine's own extra CAs.
+ */
+export default function setup(): void {
+  if (process.env[TLS_DIR_VARIABLE]) return;
+  const dir = makeThrowawayTls(process.env.NODE_EXTRA_CA_CERTS);
+  process.env[TLS_DIR_VARIABLE] = dir;
+  process.env.NODE_EXTRA_CA_CERTS = join(dir, 'bundle.pem');
+}

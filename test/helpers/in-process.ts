@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditRecord } from '../../shared/audit/record.js';
+import { readCredential } from '../../shared/credentials/read-credential.js';
+import { exchangeToken } from '../../shared/exchange/token-exchange.js';
+import type { HttpResult } from '../../shared/http-result.js';
+import { loadSettings } from '../../shared/settings.js';
+import { startTokex, type StartOptions } from '../../shared/startup.js';
+import type { Tokex } from '../../shared/tokex.js';
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Record<string, unknown>;
+  readonly audit: AuditRecord;
+}
+
+/**
+ * The core of tokex in this test process: settings, policy and the real Azure SDK clients built by
+ * startTokex, requests handed straight to exchangeToken / readCredential with no HTTP host in between.
+ * Deadlines and backoffs are the test's to choose. Everything the process writes to stdout and stderr
+ * while it runs is kept, so tests can search it for tokens and secrets.
+ */
+export class InProcessTokex {
+  readonly #output: string[] = [];
+  readonly #restore: (() => void)[] = [];
+
+  private constructor(
+    readonly tokex: Tokex,
+    readonly dir: string,
+  ) {}
+
+  /** Starts with `policy` (YAML text), extra settings (as the environment would give them) and start options. */
+  static async start(policy: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<InProcessTokex> {
+    const dir = mkdtempSync(join(tmpdir(), 'tokex-core-'));
+    writeFileSync(join(dir, 'policy.yaml'), policy);
+    const settings = loadSettings(
+      { TOKEX_POLICY: join(dir, 'policy.yaml'), TOKEX_LOCAL_DIR: join(dir, '.local'), TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'), ...env },
+      'local',
+    );
+    const core = new InProcessTokex(undefined as unknown as Tokex, dir);
+    core.#capture();
+    (core as { tokex: Tokex }).tokex = await startTokex(settings, options);
+    return core;
+  }
+
+  /** POST /token with these form parameters (a string[] value repeats the parameter). */
+  async exchange(params: Record<string, string | string[]>, contentType = 'application/x-www-form-urlencoded'): Promise<Answer> {
+    const form = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) form.append(k, one);
+    const correlationId = randomUUID();
+    const result = await exchangeToken(this.tokex, { contentType, body: Buffer.from(form.toString()), clientIp: '127.0.0.1', correlationId });
+    return this.#answer(result, correlationId);
+  }
+
+  /** GET /credentials/{name} with this Authorization header (none when undefined). */
+  async credential(name: string, authorization?: string): Promise<Answer> {
+    const correlationId = randomUUID();
+    const result = await readCredential(this.tokex, { name, authorization: authorization ?? null, clientIp: '127.0.0.1', correlationId });
+    return this.#answer(result, correlationId);
+  }
+
+  auditRecords(): AuditRecord[] {
+    return readFileSync(join(this.dir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as AuditRecord);
+  }
+
+  /** Everything written to stdout, stderr and the audit file so far. */
+  output(): string {
+    return [...this.#output, readFileSync(join(this.dir, 'audit.jsonl'), 'utf8')].join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await this.tokex.auditor.flush();
+    for (const restore of this.#restore.splice(0)) restore();
+  }
+
+  #answer(result: HttpResult, correlationId: string): Answer {
+    const audit = this.auditRecords().find((r) => r.correlationId === correlationId);
+    if (!audit) throw new Error(`no audit record for ${correlationId}`);
+    return { status: result.status, headers: new Headers(result.headers), body: result.body as Record<string, unknown>, audit };
+  }
+
+  /** Keeps what goes to stdout and stderr (audit lines, diagnostics) instead of printing it. */
+  #capture(): void {
+    for (const stream of [process.stdout, process.stderr]) {
+      const write = stream.write;
+      stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+        this.#output.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+        const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+        callback?.();
+        return true;
+      }) as typeof stream.write;
+      this.#restore.push(() => (stream.write = write));
+    }
+    for (const level of ['log', 'info', 'warn', 'error'] as const) {
+      const original = console[level];
+      console[level] = (...args: unknown[]) => {
+        this.#output.push(args.map(String).join(' '));
+      };
+      this.#restore.push(() => (console[level] = original));
+    }
+  }
+}
