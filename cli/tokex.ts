@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../shared/errors.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
@@ -9,8 +10,11 @@ import { serveLocally } from '../local/serve.js';
 import { getToken } from './get-token.js';
 import { checkPolicy, explainPolicy } from './policy-commands.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('tokex')
+  .version(version, '-V, --version', 'print the tokex version')
   .description('tokex: RFC 8693 token exchange for Azure. Local host, development tokens and policy tools.')
   .showHelpAfterError();
 
