@@ -14,7 +14,6 @@ import { EntraTokenProvider } from './grants/entra.js';
 import { CachedSecretStore } from './keyvault/cached-store.js';
 import type { KeyVaultSecretStore } from './keyvault/key-vault-store.js';
 import { LocalSecretStore } from './keyvault/local-store.js';
-import type { SecretStore } from './keyvault/secret-store.js';
 import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
 import { loadOrCreateKeyFile } from './keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKeys } from './keys/signing-key.js';
