@@ -1,58 +1,171 @@
+import { readFileSync } from 'node:fs';
 import type { JWTPayload } from 'jose';
-import { decodeCompactJws } from '../shared/caller/decode.js';
-import { matchesTemplate } from '../shared/caller/entra.js';
-import { TokexError } from '../shared/errors.js';
-import { loadPolicyFile } from '../shared/policy/load.js';
-import { rulesFor, scopesFor, tokenGrantFor, whyRuleFails } from '../shared/policy/match.js';
-import type { Policy } from '../shared/policy/policy.js';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { remoteIssuerKeys, staticIssuerKeys, type IssuerKeys } from '../shared/caller/issuer-keys.js';
+import { ConfigError } from '../shared/errors.js';
+import { loadPolicyFile, seconds } from '../shared/policy/load.js';
+import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
+import { DURATION } from '../shared/policy/schema.js';
 import { loadSettings, withLocalSettings, type RuntimeMode } from '../shared/settings.js';
 import { devIssuerConfig } from '../local/dev-issuer.js';
+import { explain, formatExplanation, type ExplainAnswer, type ExplainRequest, type Explanation } from './explain.js';
 
-function load(file: string, mode: RuntimeMode): Policy {
+export function loadPolicyForCli(file: string, mode: RuntimeMode): Policy {
   const settings = loadSettings(withLocalSettings(process.env), 'local');
   return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, env: settings.env, builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [] });
 }
 
-/** `tokex policy check`: throws a PolicyError (file:line: path: problem) or says what was loaded. */
-export function checkPolicy(file: string, mode: RuntimeMode): string {
-  const policy = load(file, mode);
+/** `tokex policy check`: throws a PolicyError (file:line: path: problem) or says what was loaded and every warning. */
+export function checkPolicy(file: string, mode: RuntimeMode, strict = false): { text: string; ok: boolean } {
+  const policy = loadPolicyForCli(file, mode);
   const grants = policy.rules.reduce((n, r) => n + r.grants.length, 0);
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-  return `${file}: ok (${count(policy.issuers.length, 'issuer')}, ${policy.identities.size === 1 ? '1 identity' : `${policy.identities.size} identities`}, ${count(policy.rules.length, 'rule')}, ${count(grants, 'grant')}; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host)`;
+  const summary = `${count(policy.issuers.length, 'issuer')}, ${policy.identities.size === 1 ? '1 identity' : `${policy.identities.size} identities`}, ${count(policy.rules.length, 'rule')}, ${count(grants, 'grant')}; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host`;
+  const kind = strict ? 'error' : 'warning';
+  const warnings = policy.warnings.map((w) => `${file}:${w.line}: ${w.path ? `${w.path}: ` : ''}${kind}: ${w.message}`);
+  const failed = strict && warnings.length > 0;
+  const head = failed
+    ? `${file}: ${count(warnings.length, 'warning')} (--strict makes them errors) (${summary})`
+    : `${file}: ok${warnings.length > 0 ? ` with ${count(warnings.length, 'warning')}` : ''} (${summary})`;
+  return { text: [head, ...warnings].join('\n'), ok: !failed };
+}
+
+/** `--jwks FILE|URL`: the keys to check the token's signature with, for whichever issuer it names. */
+export function jwksKeys(jwks: string): (config: IssuerConfig) => IssuerKeys {
+  if (/^https?:\/\//i.test(jwks)) return (config) => remoteIssuerKeys({ ...config, jwksUri: jwks });
+  let set: unknown;
+  try {
+    set = JSON.parse(readFileSync(jwks, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`--jwks ${jwks}: not a readable JSON file (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
+  }
+  const keys = staticIssuerKeys(set as Parameters<typeof staticIssuerKeys>[0]);
+  return () => keys;
+}
+
+function parseClaims(text: string): JWTPayload {
+  const source = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(source);
+  } catch {
+    throw new ConfigError('--claims: not JSON (give a JSON object, or @file)');
+  }
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new ConfigError('--claims: must be a JSON object');
+  return claims as JWTPayload;
+}
+
+export interface ExplainOptions {
+  readonly token?: string | undefined;
+  readonly claims?: string | undefined;
+  readonly jwks?: string | undefined;
+  readonly request: ExplainRequest;
+  readonly mode: RuntimeMode;
+  readonly output: 'text' | 'json';
+}
+
+/** `tokex policy explain`: the server's decision for one request, step by step. */
+export async function explainPolicy(file: string, options: ExplainOptions): Promise<{ text: string; ok: boolean }> {
+  if ((options.token === undefined) === (options.claims === undefined)) throw new ConfigError('policy explain: give exactly one of --token or --claims');
+  const policy = loadPolicyForCli(file, options.mode);
+  const explanation = await explain({
+    policy,
+    subject: options.token !== undefined ? { token: options.token.trim() } : { claims: parseClaims(options.claims!) },
+    request: options.request,
+    keysFor: options.jwks === undefined ? undefined : jwksKeys(options.jwks),
+  });
+  return { text: options.output === 'json' ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation), ok: explanation.answer.status === 200 };
+}
+
+/** A relative time such as `+1h` or `-90s` in a test case's claims: now plus or minus the duration. */
+const RELATIVE = /^([+-])([1-9][0-9]*[smh])$/;
+
+const caseSchema = z.strictObject({
+  name: z.string().min(1),
+  token: z.string().min(1).optional(),
+  claims: z.record(z.string(), z.unknown()).optional(),
+  request: z.strictObject({ resource: z.string().optional(), audience: z.string().optional(), scope: z.string().optional() }).default({}),
+  expect: z.strictObject({
+    outcome: z.enum(['granted', 'denied', 'failed']).optional(),
+    status: z.number().int().optional(),
+    reason: z.string().optional(),
+    rule: z.string().optional(),
+    scopes: z.array(z.string()).optional(),
+    lifetime: z.string().regex(DURATION).optional(),
+  }),
+}).refine((c) => (c.token === undefined) !== (c.claims === undefined), { message: 'give exactly one of token or claims' });
+
+const casesSchema = z.strictObject({
+  /** Fixes the clock for every case (ISO 8601); default: now. */
+  now: z.string().datetime().optional(),
+  cases: z.array(caseSchema).min(1),
+});
+
+export interface CaseResult {
+  readonly name: string;
+  readonly ok: boolean;
+  /** Each expectation that did not hold: `field: expected X, got Y`. */
+  readonly diff: readonly string[];
+  readonly answer: ExplainAnswer;
 }
 
 /**
- * `tokex policy explain`: which rule and grant a token would get, or why none. Reads the token's
- * claims without verifying its signature: it explains the policy, it does not vouch for the token.
+ * `tokex policy test`: runs each case of a YAML file through the server's decision (no network:
+ * signatures are not checked) and compares the answer with what the case expects.
  */
-export async function explainPolicy(
-  file: string,
-  token: string,
-  request: { target?: string | undefined; scope?: string | undefined; mode: RuntimeMode },
-): Promise<{ text: string; ok: boolean }> {
-  const policy = load(file, request.mode);
-  let claims: JWTPayload;
+export async function testPolicy(file: string, casesFile: string, options: { mode: RuntimeMode; output: 'text' | 'json' }): Promise<{ text: string; ok: boolean }> {
+  const policy = loadPolicyForCli(file, options.mode);
+  let raw: unknown;
   try {
-    claims = decodeCompactJws(token).payload as JWTPayload;
+    raw = parseYaml(readFileSync(casesFile, 'utf8'));
   } catch (err) {
-    return { text: `token: ${err instanceof TokexError ? err.detail : 'cannot be read'}`, ok: false };
+    throw new ConfigError(`${casesFile}: cannot be read as YAML (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
   }
-  const iss = String(claims.iss);
-  const issuer = policy.issuers.find((i) => i.issuer === iss) ?? policy.issuers.find((i) => matchesTemplate(i, iss));
-  const lines = [`token: iss ${JSON.stringify(claims.iss)}, sub ${JSON.stringify(claims.sub)} (signature not checked)`];
-  if (!issuer) return { text: [...lines, 'issuer: not trusted by this policy (reason unknown_issuer)'].join('\n'), ok: false };
-  lines.push(`issuer: ${issuer.name}`);
-  for (const rule of policy.rules) {
-    const why = whyRuleFails(rule, issuer.name, claims);
-    lines.push(`rule ${rule.name}: ${why === undefined ? 'holds' : `does not hold (${why})`}`);
+  const parsed = casesSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${casesFile}: ${i.path.join('.') || 'top'}: ${i.message}`).join('\n'));
   }
-  const rules = rulesFor(policy, issuer.name, claims);
-  if (rules.length === 0) return { text: [...lines, 'result: no rule holds (reason no_rule)'].join('\n'), ok: false };
-  if (request.target === undefined) return { text: lines.join('\n'), ok: true };
-  const match = tokenGrantFor(rules, request.target);
-  if (!match) return { text: [...lines, `result: no holding rule grants ${request.target} (reason target_not_allowed)`].join('\n'), ok: false };
-  const scopes = scopesFor(match.grant, request.scope?.split(' '));
-  if (!scopes) return { text: [...lines, `result: rule ${match.rule.name} grants ${request.target}, but not every requested scope (reason scope_not_allowed)`].join('\n'), ok: false };
-  const what = match.grant.kind === 'entra' ? `an Entra token as identity ${match.grant.identity}` : `a minted token for ${match.grant.lifetimeSeconds}s at most`;
-  return { text: [...lines, `result: rule ${match.rule.name} grants ${what}, scope "${scopes.join(' ')}"`].join('\n'), ok: true };
+  const nowMs = parsed.data.now ? Date.parse(parsed.data.now) : Date.now();
+  const results: CaseResult[] = [];
+  for (const c of parsed.data.cases) {
+    const explanation: Explanation = await explain({
+      policy,
+      subject: c.token !== undefined ? { token: c.token } : { claims: resolveTimes(c.claims!, nowMs) },
+      request: c.request,
+      now: () => nowMs,
+    });
+    const diff = compare(c.expect, explanation.answer);
+    results.push({ name: c.name, ok: diff.length === 0, diff, answer: explanation.answer });
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  const ok = failed === 0;
+  if (options.output === 'json') return { text: JSON.stringify({ passed: results.length - failed, failed, cases: results }, null, 2), ok };
+  const lines = results.flatMap((r) => [`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}`, ...r.diff.map((d) => `      ${d}`)]);
+  return { text: [...lines, `${results.length - failed} passed, ${failed} failed`].join('\n'), ok };
+}
+
+function resolveTimes(claims: Record<string, unknown>, nowMs: number): JWTPayload {
+  const out: Record<string, unknown> = { ...claims };
+  for (const name of ['exp', 'nbf', 'iat']) {
+    const m = typeof out[name] === 'string' ? RELATIVE.exec(out[name] as string) : null;
+    if (m) out[name] = Math.floor(nowMs / 1000) + (m[1] === '-' ? -1 : 1) * seconds(m[2]!);
+  }
+  return out as JWTPayload;
+}
+
+function compare(expected: z.infer<typeof caseSchema>['expect'], answer: ExplainAnswer): string[] {
+  const outcome = answer.status < 400 ? 'granted' : answer.status < 500 ? 'denied' : 'failed';
+  const diff: string[] = [];
+  const differ = (field: string, want: unknown, got: unknown) => {
+    if (want !== undefined && JSON.stringify(want) !== JSON.stringify(got)) diff.push(`${field}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got ?? null)}`);
+  };
+  differ('outcome', expected.outcome, outcome);
+  differ('status', expected.status, answer.status);
+  differ('reason', expected.reason, answer.reason);
+  differ('rule', expected.rule, answer.rule);
+  differ('scopes', expected.scopes, answer.scopes);
+  differ('lifetime', expected.lifetime === undefined ? undefined : seconds(expected.lifetime), answer.lifetimeSeconds);
+  if (diff.length > 0 && answer.detail) diff.push(`(${answer.reason}: ${answer.detail})`);
+  return diff;
 }

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError } from '../shared/errors.js';
+import { ConfigError, TokexError } from '../shared/errors.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
 import { seconds } from '../shared/policy/load.js';
 import { DURATION } from '../shared/policy/schema.js';
 import { mintDevToken } from '../local/dev-issuer.js';
 import { serveLocally } from '../local/serve.js';
 import { getToken } from './get-token.js';
-import { checkPolicy, explainPolicy } from './policy-commands.js';
+import { denyListSource, editDenyList, entryFrom, listDenyList } from './deny-commands.js';
+import { checkPolicy, explainPolicy, testPolicy } from './policy-commands.js';
+import { policyJsonSchema } from '../shared/policy/json-schema.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -67,27 +69,86 @@ program
     process.exitCode = await getToken(opts, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   });
 
-const policy = program.command('policy').description('check and explain policy files');
+const policy = program.command('policy').description('check, explain and test policy files');
 policy
   .command('check')
-  .description('validate a policy file; problems are listed with file, line and path')
+  .description('validate a policy file; problems and warnings are listed with file, line and path')
   .argument('<file>', 'policy file (YAML or JSON)')
   .option('--azure', 'check as the Azure Functions host would (no dev issuer, no azure-cli identities)')
-  .action((file: string, opts: { azure?: boolean }) => {
-    process.stdout.write(`${checkPolicy(file, opts.azure ? 'azure' : 'local')}\n`);
+  .option('--strict', 'treat warnings as errors (exit 1)')
+  .action((file: string, opts: { azure?: boolean; strict?: boolean }) => {
+    const { text, ok } = checkPolicy(file, opts.azure ? 'azure' : 'local', opts.strict);
+    process.stdout.write(`${text}\n`);
+    if (!ok) process.exitCode = 1;
   });
 policy
   .command('explain')
-  .description('say which rule and grant would apply to a token, or exactly why none does (the signature is not checked)')
+  .description('run the server\'s checks and policy decision for one request and print each step and the answer (exit 1 when refused); the signature only with --jwks')
   .argument('<file>', 'policy file (YAML or JSON)')
-  .requiredOption('--token <jwt>', 'the caller token')
-  .option('--target <target>', 'the resource or audience requested')
+  .option('--token <jwt>', 'the caller token')
+  .option('--claims <json>', 'the caller token\'s claims as JSON (or @file), instead of a token')
+  .option('--resource <uri>', 'the resource requested')
+  .option('--audience <name>', 'the audience requested')
+  .option('--target <target>', 'the target requested (as audience)')
   .option('--scope <scopes>', 'the space-separated scopes requested')
+  .option('--jwks <file-or-url>', 'also check the signature with this JWKS (a file, or a URL to fetch)')
+  .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
   .option('--azure', 'load the policy as the Azure Functions host would')
-  .action(async (file: string, opts: { token: string; target?: string; scope?: string; azure?: boolean }) => {
-    const { text, ok } = await explainPolicy(file, opts.token, { target: opts.target, scope: opts.scope, mode: opts.azure ? 'azure' : 'local' });
+  .action(async (file: string, opts: { token?: string; claims?: string; resource?: string; audience?: string; target?: string; scope?: string; jwks?: string; output: 'text' | 'json'; azure?: boolean }) => {
+    const { text, ok } = await explainPolicy(file, {
+      token: opts.token,
+      claims: opts.claims,
+      jwks: opts.jwks,
+      request: { resource: opts.resource, audience: opts.audience ?? opts.target, scope: opts.scope },
+      mode: opts.azure ? 'azure' : 'local',
+      output: opts.output,
+    });
     process.stdout.write(`${text}\n`);
     if (!ok) process.exitCode = 1;
+  });
+policy
+  .command('test')
+  .description('check a YAML file of cases (claims or token, request, expected answer) against a policy, with no network; exit 1 on a mismatch')
+  .argument('<file>', 'policy file (YAML or JSON)')
+  .argument('<cases>', 'YAML file of cases')
+  .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
+  .option('--azure', 'load the policy as the Azure Functions host would')
+  .action(async (file: string, cases: string, opts: { output: 'text' | 'json'; azure?: boolean }) => {
+    const { text, ok } = await testPolicy(file, cases, { mode: opts.azure ? 'azure' : 'local', output: opts.output });
+    process.stdout.write(`${text}\n`);
+    if (!ok) process.exitCode = 1;
+  });
+policy
+  .command('schema')
+  .description('print the JSON Schema of the policy file (generated from the code; committed as policy.schema.json)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
+  });
+
+const deny = program.command('deny').description('the kill switch: edit the deny-list the server reads (TOKEX_DENY_LIST) every 30 s');
+for (const op of ['add', 'remove'] as const) {
+  deny
+    .command(op)
+    .description(`${op} a caller (--caller ISSUER --oid X | --sub X), a whole issuer (--issuer NAME) or a rule (--rule NAME)`)
+    .option('--caller <issuer>', 'the caller\'s issuer name (with --oid or --sub)')
+    .option('--oid <oid>', 'the caller\'s oid')
+    .option('--sub <sub>', 'the caller\'s sub')
+    .option('--issuer <name>', 'deny every caller of this issuer')
+    .option('--rule <name>', 'deny every grant of this rule')
+    .option('--list <kv:secret|file>', 'the deny-list (default: TOKEX_DENY_LIST)')
+    .action(async (opts: { caller?: string; oid?: string; sub?: string; issuer?: string; rule?: string; list?: string }) => {
+      const entry = entryFrom(opts);
+      const source = await denyListSource(opts.list);
+      await editDenyList(source, op, entry);
+      process.stdout.write(`${await listDenyList(source)}\n`);
+    });
+}
+deny
+  .command('list')
+  .description('print the deny-list')
+  .option('--list <kv:secret|file>', 'the deny-list (default: TOKEX_DENY_LIST)')
+  .action(async (opts: { list?: string }) => {
+    process.stdout.write(`${await listDenyList(await denyListSource(opts.list))}\n`);
   });
 
 function parseDuration(value: string): number {
@@ -104,8 +165,8 @@ function collectClaim(value: string, previous: Record<string, string>): Record<s
 try {
   await program.parseAsync();
 } catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`tokex: ${err.message}\n`);
+  if (err instanceof ConfigError || err instanceof TokexError) {
+    process.stderr.write(`tokex: ${err instanceof TokexError ? err.detail : err.message}\n`);
     process.exit(1);
   }
   throw err;

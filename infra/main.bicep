@@ -111,6 +111,8 @@ module api 'app/function-app.bicep' = {
       KEY_VAULT_URL: keyVault.outputs.uri
       TOKEX_AUDIT_REQUIRED: string(auditRequired)
       TOKEX_AUDIT_FILE: ''
+      // The kill switch: kv:<secret> holding the deny-list (`tokex deny add`); empty: none.
+      TOKEX_DENY_LIST: ''
       // Referenced from the policy as ${TOKEX_...}.
       TOKEX_API_CLIENT_ID: tokexApiClientId
       TOKEX_API_APP_ID_URI: tokexApiAppIdUri

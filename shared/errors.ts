@@ -1,7 +1,9 @@
 /**
  * Every reason an exchange or credential read can end with, in one table: the stable audit
- * reason code, the OAuth error and HTTP status it maps to at POST /token, and the short message
- * the caller sees. The message never says which claim or rule failed; the audit record does.
+ * reason code and, for each endpoint, the HTTP status, the error code, the `WWW-Authenticate`
+ * challenge (/credentials) and the message the caller sees. A request-shape refusal tells the
+ * caller which parameter is wrong (RFC 6749 §5.2 allows it); a token or policy refusal never says
+ * which claim or rule failed: the audit record does.
  */
 export type OAuthError =
   | 'invalid_request'
@@ -11,37 +13,66 @@ export type OAuthError =
   | 'temporarily_unavailable'
   | 'server_error';
 
-/** What kind of failure a reason is; /credentials maps these to 401/403/404/503. */
+/** What kind of failure a reason is. */
 export type ReasonClass = 'ok' | 'request' | 'token' | 'policy' | 'not_found' | 'unavailable' | 'bug';
+
+/** The answer one endpoint gives for a reason. */
+export interface Answer {
+  readonly status: number;
+  /** The `error` member of the JSON body. */
+  readonly error: string;
+  readonly message: string;
+  /** RFC 6750 §3 challenge (/credentials only). */
+  readonly challenge?: string;
+  /** The caller is told the refusal's detail (which parameter): request-shape refusals only. */
+  readonly tellsDetail?: boolean;
+}
 
 interface ReasonEntry {
   readonly class: ReasonClass;
-  readonly error?: OAuthError;
-  readonly status: number;
-  readonly message: string;
+  /** POST /token (RFC 6749 §5.2, RFC 8693 §2.2.2). */
+  readonly token: Answer;
+  /** GET /credentials/{name} (RFC 6750 §3). */
+  readonly credentials: Answer;
 }
 
-const bad = (message: string): ReasonEntry => ({ class: 'request', error: 'invalid_request', status: 400, message });
+const TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
+/** A malformed request: /token names the parameter; /credentials only ever lacks a usable bearer token. */
+const request = (error: OAuthError, message: string, status = 400): ReasonEntry => ({
+  class: 'request',
+  token: { status, error, message, tellsDetail: true },
+  credentials: { status: 401, error: 'invalid_request', message: 'A bearer token is required.', challenge: 'Bearer' },
+});
 const badToken: ReasonEntry = {
   class: 'token',
-  error: 'invalid_request',
-  status: 400,
-  message: 'The subject token is not acceptable.',
+  token: { status: 400, error: 'invalid_request', message: 'The subject token is not acceptable.' },
+  credentials: { status: 401, error: 'invalid_token', message: 'The bearer token is not acceptable.', challenge: TOKEN_CHALLENGE },
+};
+const notForThisCaller = { status: 403, error: 'access_denied', message: 'The credential is not available to this caller.' };
+const policy = (error: OAuthError, message: string): ReasonEntry => ({
+  class: 'policy',
+  token: { status: 400, error, message },
+  credentials: notForThisCaller,
+});
+const unavailable = (message: string): ReasonEntry => {
+  const answer = { status: 503, error: 'temporarily_unavailable', message };
+  return { class: 'unavailable', token: answer, credentials: answer };
+};
+const bug: ReasonEntry = {
+  class: 'bug',
+  token: { status: 500, error: 'server_error', message: 'Internal error.' },
+  credentials: { status: 500, error: 'server_error', message: 'Internal error.' },
 };
 
 export const REASONS = {
-  ok: { class: 'ok', status: 200, message: 'ok' },
+  ok: { class: 'ok', token: { status: 200, error: '', message: 'ok' }, credentials: { status: 200, error: '', message: 'ok' } },
   // the request
-  malformed_request: bad('The request is malformed.'),
-  unsupported_grant_type: {
-    class: 'request',
-    error: 'unsupported_grant_type',
-    status: 400,
-    message: 'Only urn:ietf:params:oauth:grant-type:token-exchange is supported.',
-  },
-  unsupported_token_type: bad('The token type is not supported.'),
-  body_too_large: { class: 'request', error: 'invalid_request', status: 413, message: 'The request body exceeds 64 KiB.' },
-  actor_not_supported: bad('Delegation (actor_token) is not supported.'),
+  malformed_request: request('invalid_request', 'The request is malformed.'),
+  unsupported_grant_type: request('unsupported_grant_type', 'Only urn:ietf:params:oauth:grant-type:token-exchange is supported.'),
+  unsupported_token_type: request('invalid_request', 'The token type is not supported.'),
+  body_too_large: request('invalid_request', 'The request body exceeds 64 KiB.', 413),
+  actor_not_supported: request('invalid_request', 'Delegation (actor_token) is not supported.'),
   // the subject token
   malformed_token: badToken,
   token_too_large: badToken,
@@ -57,52 +88,39 @@ export const REASONS = {
   wrong_audience: badToken,
   tenant_not_allowed: badToken,
   missing_claim: badToken,
-  // the policy (a caller matching no rule is refused like a bad token: RFC 8693 §2.2.2)
-  no_rule: { ...badToken, class: 'policy' },
-  target_not_allowed: {
-    class: 'policy',
-    error: 'invalid_target',
-    status: 400,
-    message: 'The requested target is not available to this caller.',
-  },
-  scope_not_allowed: {
-    class: 'policy',
-    error: 'invalid_scope',
-    status: 400,
-    message: 'A requested scope is not available for this target.',
-  },
-  secret_not_allowed: {
-    class: 'policy',
-    error: 'invalid_target',
-    status: 403,
-    message: 'The credential is not available to this caller.',
-  },
+  // the policy (a caller matching no rule is refused like a bad token at /token: RFC 8693 §2.2.2)
+  no_rule: { ...badToken, class: 'policy', credentials: notForThisCaller },
+  caller_denied: { ...badToken, class: 'policy', credentials: notForThisCaller },
+  target_not_allowed: policy('invalid_target', 'The requested target is not available to this caller.'),
+  scope_not_allowed: policy('invalid_scope', 'A requested scope is not available for this target.'),
+  secret_not_allowed: policy('invalid_target', 'The credential is not available to this caller.'),
   // the grant
-  secret_not_found: { class: 'not_found', status: 404, message: 'The credential does not exist.' },
-  downstream_unavailable: {
-    class: 'unavailable',
-    error: 'temporarily_unavailable',
-    status: 503,
-    message: 'A downstream service is unavailable; retry later.',
+  secret_not_found: {
+    class: 'not_found',
+    token: { status: 404, error: 'not_found', message: 'The credential does not exist.' },
+    credentials: { status: 404, error: 'not_found', message: 'The credential does not exist.' },
   },
-  audit_unavailable: {
-    class: 'unavailable',
-    error: 'temporarily_unavailable',
-    status: 503,
-    message: 'The audit log is unavailable; retry later.',
-  },
-  internal_error: { class: 'bug', error: 'server_error', status: 500, message: 'Internal error.' },
+  downstream_unavailable: unavailable('A downstream service is unavailable; retry later.'),
+  audit_unavailable: unavailable('The audit log is unavailable; retry later.'),
+  internal_error: bug,
 } as const satisfies Record<string, ReasonEntry>;
 
 export type Reason = keyof typeof REASONS;
+export type Endpoint = 'token' | 'credentials';
 
 export function reasonEntry(reason: Reason): ReasonEntry {
   return REASONS[reason];
 }
 
+/** The answer `endpoint` gives for `reason`. */
+export function answerFor(reason: Reason, endpoint: Endpoint): Answer {
+  return REASONS[reason][endpoint];
+}
+
 /**
  * A refusal or failure with a stable reason code. `detail` is for the audit record and the
- * diagnostic log only, never for the caller, and must never hold a token or secret value.
+ * diagnostic log (and, for request-shape refusals only, the caller); it must never hold a token
+ * or secret value. Values taken from a token are quoted with `quote()`.
  */
 export class TokexError extends Error {
   readonly reason: Reason;
@@ -125,4 +143,16 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
+}
+
+/** Longest value from a request or token quoted in a detail. */
+export const MAX_QUOTED = 200;
+
+/**
+ * A value from a token or request for a detail: JSON-escaped (so control characters and quotes
+ * cannot forge log lines) and cut to 200 characters. Never pass a token or secret value.
+ */
+export function quote(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length <= MAX_QUOTED ? json : `${json.slice(0, MAX_QUOTED - 1)}…`;
 }

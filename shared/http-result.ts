@@ -1,4 +1,4 @@
-import { reasonEntry, type Reason } from './errors.js';
+import { answerFor, type Endpoint, type Reason } from './errors.js';
 
 /** What a handler in shared/ answers; functions/ turns it into an @azure/functions response. */
 export interface HttpResult {
@@ -11,16 +11,24 @@ export interface HttpResult {
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 
 /**
- * An RFC 6749 §5.2 error body. `error_description` is the reason's generic message plus the
- * correlation id: it never says which claim, rule or key failed.
+ * The error answer of `endpoint` for `reason`, from the one table in errors.ts: an RFC 6749 §5.2
+ * body whose `error_description` is the reason's message (or, for a request-shape refusal, the
+ * detail naming the parameter) plus the correlation id, which is also a header.
  */
-export function oauthError(reason: Reason, correlationId: string, retryAfter?: number): HttpResult {
-  const entry = reasonEntry(reason);
+export function errorResult(endpoint: Endpoint, reason: Reason, correlationId: string, options: { detail?: string; retryAfter?: number | undefined } = {}): HttpResult {
+  const answer = answerFor(reason, endpoint);
   const headers: Record<string, string> = { ...NO_STORE, 'x-correlation-id': correlationId };
-  if (entry.status === 503) headers['retry-after'] = String(retryAfter ?? 5);
-  return {
-    status: entry.status,
-    headers,
-    body: { error: entry.error ?? 'server_error', error_description: `${entry.message} (correlation id ${correlationId})` },
-  };
+  if (answer.status === 503) headers['retry-after'] = String(options.retryAfter ?? 5);
+  if (answer.challenge) headers['www-authenticate'] = answer.challenge;
+  const message = answer.tellsDetail && options.detail ? sentence(options.detail) : answer.message;
+  return { status: answer.status, headers, body: { error: answer.error, error_description: `${message} (correlation id ${correlationId})` } };
+}
+
+/** An RFC 6749 §5.2 error of POST /token. */
+export function oauthError(reason: Reason, correlationId: string, retryAfter?: number): HttpResult {
+  return errorResult('token', reason, correlationId, { retryAfter });
+}
+
+function sentence(detail: string): string {
+  return /[.!?]$/.test(detail) ? detail : `${detail}.`;
 }

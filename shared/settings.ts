@@ -18,6 +18,8 @@ export interface Settings {
   readonly auditFile: string | undefined;
   readonly auditRequired: boolean;
   readonly appInsightsConnectionString: string | undefined;
+  /** TOKEX_DENY_LIST: `kv:<secret>` or a file path; undefined: no deny-list. */
+  readonly denyList: string | undefined;
   readonly port: number;
   readonly host: string;
   /** Local host only: generated keys and local secrets. */
@@ -104,9 +106,16 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
     throw new ConfigError(`AZURE_AUTHORITY_HOST: must be an https URL (got "${authorityHost}")`);
   }
 
+  const denyList = get('TOKEX_DENY_LIST');
+  if (denyList?.startsWith('kv:')) {
+    if (!/^kv:[0-9A-Za-z-]{1,127}$/.test(denyList)) throw new ConfigError('TOKEX_DENY_LIST: must be kv:<secret-name> (letters, digits and hyphens) or a file path');
+    if (keyVaultUrl === undefined) throw new ConfigError('KEY_VAULT_URL: required because TOKEX_DENY_LIST names a Key Vault secret');
+  }
+
   return {
     mode,
     authorityHost,
+    denyList,
     policyPath: get('TOKEX_POLICY') ?? (mode === 'local' ? 'policy.dev.yaml' : 'policy.yaml'),
     issuer,
     signingKeySecret,

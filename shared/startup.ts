@@ -6,10 +6,13 @@ import { fileSink } from './audit/file-sink.js';
 import type { AuditSink } from './audit/sink.js';
 import { stdoutSink } from './audit/stdout-sink.js';
 import { entraProfile } from './caller/entra.js';
-import { remoteIssuerKeys } from './caller/issuer-keys.js';
+import { remoteIssuerKeys, type IssuerKeys } from './caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from './caller/validate.js';
 import { DOWNSTREAM_DEADLINE_MS } from './deadline.js';
+import { EMPTY_DENY_LIST, type DenyList } from './deny/deny-list.js';
+import { DenyListWatcher, fileDenyListSource, keyVaultDenyListSource, type Schedule } from './deny/watcher.js';
 import { ConfigError } from './errors.js';
+import { log } from './log.js';
 import { EntraTokenProvider } from './grants/entra.js';
 import { CachedSecretStore } from './keyvault/cached-store.js';
 import type { KeyVaultSecretStore } from './keyvault/key-vault-store.js';
@@ -18,7 +21,7 @@ import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
 import { loadOrCreateKeyFile } from './keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKeys } from './keys/signing-key.js';
 import { loadPolicyFile } from './policy/load.js';
-import type { Policy } from './policy/policy.js';
+import type { IssuerConfig, Policy } from './policy/policy.js';
 import type { Settings } from './settings.js';
 import type { Tokex } from './tokex.js';
 
@@ -29,6 +32,10 @@ export interface StartOptions {
   /** Downstream deadline and failure backoff: the defaults in production, shorter in tests. */
   readonly downstreamDeadlineMs?: number;
   readonly failureBackoffMs?: number;
+  /** How the deny-list refresh is scheduled (tests drive it); default every 30 s. */
+  readonly denyListSchedule?: Schedule;
+  /** The Key Vault client to use instead of one built from KEY_VAULT_URL (tests: a vault with a throwaway CA). */
+  readonly keyVault?: KeyVaultSecretStore;
 }
 
 /**
@@ -45,14 +52,11 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
     mode: settings.mode,
     env: settings.env,
   });
-  const issuers: TrustedIssuer[] = policy.issuers.map(
-    (config) => builtIns.find((b) => b.config.name === config.name) ?? { config, keys: remoteIssuerKeys(config, now) },
-  );
-  const validator = new CallerValidator(issuers, { now, profiles: { entra: entraProfile } });
+  const validator = buildValidator(policy, (config) => builtIns.find((b) => b.config.name === config.name)?.keys ?? remoteIssuerKeys(config, now), now);
 
   // tokex reaches Key Vault as itself: its managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one).
   // In Azure KEY_VAULT_URL is always set (the signing key lives there); locally, secrets.json stands in.
-  const vault = settings.keyVaultUrl === undefined ? undefined : await keyVaultStore(settings.keyVaultUrl);
+  const vault = options.keyVault ?? (settings.keyVaultUrl === undefined ? undefined : await keyVaultStore(settings.keyVaultUrl));
   const secrets = new CachedSecretStore(vault ?? new LocalSecretStore(join(settings.localDir, 'secrets.json')), now);
   const signingKeys = await loadSigningKeys(settings, policy, vault, now);
   const downstreamDeadlineMs = options.downstreamDeadlineMs ?? DOWNSTREAM_DEADLINE_MS;
@@ -62,7 +66,25 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
     ...(options.failureBackoffMs !== undefined && { failureBackoffMs: options.failureBackoffMs }),
   });
   const auditor = new Auditor(auditSinks(settings), settings.auditRequired);
-  return { settings, policy, validator, signingKeys, entra, secrets, auditor, now, downstreamDeadlineMs };
+  const denyList = await startDenyList(settings, vault, options.denyListSchedule);
+  for (const warning of policy.warnings) log.warn('policy warning', { file: policy.source, line: warning.line, path: warning.path, warning: warning.message });
+  return { settings, policy, validator, signingKeys, entra, secrets, auditor, now, downstreamDeadlineMs, denyList };
+}
+
+/** The validator of a policy's issuers, each with its keys: the server's and `tokex policy explain`'s. */
+export function buildValidator(policy: Policy, keysFor: (config: IssuerConfig) => IssuerKeys, now: () => number): CallerValidator {
+  const issuers: TrustedIssuer[] = policy.issuers.map((config) => ({ config, keys: keysFor(config) }));
+  return new CallerValidator(issuers, { now, profiles: { entra: entraProfile } });
+}
+
+/** The kill switch: read now (startup fails without it when configured), then every 30 s. */
+async function startDenyList(settings: Settings, vault: KeyVaultSecretStore | undefined, schedule: Schedule | undefined): Promise<() => DenyList> {
+  if (settings.denyList === undefined) return () => EMPTY_DENY_LIST;
+  const source = settings.denyList.startsWith('kv:')
+    ? keyVaultDenyListSource(vault!, settings.denyList.slice('kv:'.length))
+    : fileDenyListSource(settings.denyList);
+  const watcher = await DenyListWatcher.start(source, schedule ? { schedule } : {});
+  return () => watcher.current();
 }
 
 /** The Azure SDKs load only when a vault is configured: the local host without one starts without them. */

@@ -1,5 +1,6 @@
 import type { Auditor } from './audit/auditor.js';
 import type { CallerValidator } from './caller/validate.js';
+import type { DenyList } from './deny/deny-list.js';
 import type { EntraTokenProvider } from './grants/entra.js';
 import type { SecretStore } from './keyvault/secret-store.js';
 import type { SigningKeys } from './keys/signing-key.js';
@@ -19,5 +20,7 @@ export interface Tokex {
   readonly auditor: Auditor;
   /** The most one request may spend on downstream calls (Key Vault, Entra), retries included. */
   readonly downstreamDeadlineMs: number;
+  /** The kill switch in force now (TOKEX_DENY_LIST; empty when unset). */
+  readonly denyList: () => DenyList;
   readonly now: () => number;
 }

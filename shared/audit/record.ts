@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Caller, CallerKind } from '../caller/caller.js';
-import { CallerRefused } from '../caller/validate.js';
-import { TokexError, type Reason } from '../errors.js';
-import { log } from '../log.js';
+import type { Reason } from '../errors.js';
 
 export type AuditEvent = 'token.exchange' | 'credential.read';
 export type AuditOutcome = 'granted' | 'denied' | 'failed';
@@ -28,7 +26,7 @@ export interface AuditRecord {
   subjectTokenId?: string;
   durationMs: number;
   clientIp?: string;
-  /** Why, in words, for refusals and failures: never a token, claim value or secret. */
+  /** Why, in words, for refusals and failures, with the values compared (quoted, ≤ 200 characters each): never a token or secret. */
   detail?: string;
 }
 
@@ -51,34 +49,4 @@ export function callerSummary(caller: Caller): NonNullable<AuditRecord['caller']
     ...(caller.subject && { subject: caller.subject }),
     kind: caller.kind,
   };
-}
-
-/** A record for a request just received: denied until something grants it. */
-export function openRecord(event: AuditEvent, correlationId: string, clientIp: string | undefined, now: number): AuditRecord {
-  return {
-    time: new Date(now).toISOString(),
-    event,
-    outcome: 'denied',
-    reason: 'ok',
-    correlationId,
-    durationMs: 0,
-    ...(clientIp && { clientIp }),
-  };
-}
-
-/**
- * Notes why a request failed: the reason, the detail, and the caller when its token had verified.
- * Anything that is not a TokexError is a bug: logged by name and where it was thrown, never by
- * message (some quote their input, e.g. JSON.parse's), and answered as `internal_error`.
- */
-export function noteFailure(record: AuditRecord, err: unknown): TokexError {
-  const failure = err instanceof TokexError ? err : new TokexError('internal_error', `unexpected ${(err as Error)?.name ?? 'error'}`, { cause: err });
-  if (failure.reason === 'internal_error') {
-    const at = err instanceof Error ? err.stack?.split('\n').find((line) => line.trimStart().startsWith('at '))?.trim() : undefined;
-    log.error(`${record.event} failed`, { correlationId: record.correlationId, error: (err as Error)?.name ?? typeof err, ...(at && { at }) });
-  }
-  if (err instanceof CallerRefused && err.caller) record.caller = callerSummary(err.caller);
-  record.reason = failure.reason;
-  record.detail = failure.detail;
-  return failure;
 }

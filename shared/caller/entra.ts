@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'jose';
-import { TokexError } from '../errors.js';
+import { quote, TokexError } from '../errors.js';
 import type { IssuerConfig } from '../policy/policy.js';
 import { GUID } from '../policy/schema.js';
 import type { IssuerProfile, TrustedIssuer } from './validate.js';
@@ -27,14 +27,14 @@ export const entraProfile: IssuerProfile = {
     const { config } = trusted;
     const tid = claims.tid;
     if (typeof tid !== 'string') throw new TokexError('missing_claim', 'no "tid" claim');
-    if (!GUID.test(tid)) throw new TokexError('tenant_not_allowed', '"tid" is not a GUID');
+    if (!GUID.test(tid)) throw new TokexError('tenant_not_allowed', `tid ${quote(tid)} is not a GUID`);
     const iss = claims.iss as string;
     if (config.issuer.includes(TEMPLATE)) {
-      if (config.issuer.replaceAll(TEMPLATE, tid) !== iss) throw new TokexError('wrong_issuer', '"iss" does not name the tenant in "tid"');
+      if (config.issuer.replaceAll(TEMPLATE, tid) !== iss) throw new TokexError('wrong_issuer', `iss ${quote(iss)} does not name the tenant of tid ${quote(tid)}`);
     } else if (tenantOf(config.issuer)?.toLowerCase() !== tid.toLowerCase()) {
-      throw new TokexError('wrong_issuer', '"tid" is not the tenant of the issuer');
+      throw new TokexError('wrong_issuer', `tid ${quote(tid)} is not the tenant of issuer ${config.name} (${tenantOf(config.issuer) ?? 'none'})`);
     }
-    if (config.tenants && !config.tenants.includes(tid.toLowerCase())) throw new TokexError('tenant_not_allowed', 'tenant is not on the issuer\'s tenants list');
+    if (config.tenants && !config.tenants.includes(tid.toLowerCase())) throw new TokexError('tenant_not_allowed', `tenant ${quote(tid)} not in tenants of ${config.name} (${config.tenants.join(', ')})`);
     checkKeyIssuer(claims, header, trusted, tid);
     if (config.requireScpOrRoles && claims.scp === undefined && claims.roles === undefined) {
       throw new TokexError('missing_claim', 'neither "scp" nor "roles" (an ID token, not an access token)');
@@ -50,7 +50,7 @@ function checkKeyIssuer(claims: JWTPayload, header: Record<string, unknown>, tru
   const jwk = trusted.keys.jwks()?.keys.find((k) => k.kid === header.kid) as { issuer?: unknown } | undefined;
   if (jwk === undefined || jwk.issuer === undefined) return;
   if (typeof jwk.issuer !== 'string' || jwk.issuer.replaceAll(TEMPLATE, tid) !== claims.iss) {
-    throw new TokexError('wrong_issuer', 'the signing key is bound to another issuer');
+    throw new TokexError('wrong_issuer', `key ${quote(header.kid)} is bound to issuer ${quote(jwk.issuer)}, not ${quote(claims.iss)}`);
   }
 }
 

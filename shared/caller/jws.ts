@@ -1,5 +1,5 @@
 import { compactVerify, errors, type JWTVerifyGetKey } from 'jose';
-import { TokexError } from '../errors.js';
+import { quote, TokexError } from '../errors.js';
 import { parseCompactJws } from './decode.js';
 
 /** Header parameters that would let the token choose its own key: never followed (RFC 8725 §3.10). */
@@ -18,7 +18,7 @@ export function checkJwsHeader(header: Record<string, unknown>): void {
 /** `alg` must be on the allow-list, compared exactly: `none`, `None` and `rs256` are not `RS256`. */
 export function checkAlgorithm(header: Record<string, unknown>, algorithms: readonly string[]): void {
   if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
-    throw new TokexError('algorithm_not_allowed', `alg ${JSON.stringify(header.alg)?.slice(0, 24)} is not allowed`);
+    throw new TokexError('algorithm_not_allowed', `alg ${quote(header.alg)} is not allowed (allowed: ${algorithms.join(', ')})`);
   }
 }
 

@@ -1,9 +1,10 @@
 import type { JWTPayload } from 'jose';
-import { TokexError, type Reason } from '../errors.js';
+import { quote, TokexError } from '../errors.js';
 import type { IssuerConfig } from '../policy/policy.js';
+import { check, checkAsync, skip, type Trace } from '../trace.js';
 import { describeCaller, type Caller } from './caller.js';
-import { checkAudience, checkTimeClaims } from './claims.js';
-import { decodeJsonSegment, parseCompactJws } from './decode.js';
+import { checkAudience, checkTimeClaims, CLOCK_TOLERANCE_SECONDS, isoSeconds } from './claims.js';
+import { decodeJsonSegment, MAX_TOKEN_BYTES, parseCompactJws } from './decode.js';
 import type { IssuerKeys } from './issuer-keys.js';
 import { checkAlgorithm, checkJwsHeader, verifySignature } from './jws.js';
 
@@ -23,24 +24,22 @@ export interface IssuerProfile {
   check?(claims: JWTPayload, header: Record<string, unknown>, issuer: TrustedIssuer): void;
 }
 
-/** A refusal of the subject token; `caller` is set once the signature verified, so the audit names who it was. */
-export class CallerRefused extends TokexError {
-  constructor(
-    reason: Reason,
-    detail: string,
-    readonly caller: Caller | undefined,
-  ) {
-    super(reason, detail);
-    this.name = 'CallerRefused';
-  }
-}
-
 export interface CallerValidatorOptions {
   readonly now?: () => number;
   readonly profiles?: Partial<Record<IssuerConfig['kind'], IssuerProfile>>;
 }
 
-/** Validates subject tokens per DESIGN.md "Caller validation" (RFC 8725) against the trusted issuers. */
+export interface ValidateOptions {
+  /** false only for `tokex policy explain` without keys: every other check still runs. */
+  readonly verifySignature?: boolean;
+  /** Told each check and, once known, the caller (so a later refusal is still audited with it). */
+  readonly trace?: Trace;
+}
+
+/**
+ * Validates subject tokens per DESIGN.md "Caller validation" (RFC 8725) against the trusted
+ * issuers. The server and `tokex policy explain` run this same code; explain may skip the signature.
+ */
 export class CallerValidator {
   readonly #byIssuer = new Map<string, TrustedIssuer>();
   readonly #issuers: readonly TrustedIssuer[];
@@ -54,46 +53,62 @@ export class CallerValidator {
     this.#profiles = options.profiles ?? {};
   }
 
-  async validate(token: string): Promise<Caller> {
-    let caller: Caller | undefined;
-    try {
-      return (caller = await this.#validate(token, (verified) => (caller = verified)));
-    } catch (err) {
-      if (err instanceof TokexError && !(err instanceof CallerRefused) && err.reason !== 'downstream_unavailable' && err.reason !== 'internal_error') {
-        throw new CallerRefused(err.reason, err.detail, caller);
-      }
-      throw err;
-    }
+  async validate(token: string, options: ValidateOptions = {}): Promise<Caller> {
+    const { trace } = options;
+    // 1. Shape and header: exactly a compact JWS, nothing that picks its own key.
+    const { header, payloadSegment } = check(trace, 'format', { actual: `${token.length} bytes`, expected: `compact JWS, at most ${MAX_TOKEN_BYTES} bytes` }, () => parseCompactJws(token));
+    check(trace, 'header', { actual: quote(Object.keys(header)), expected: 'no jku, x5u, jwk, x5c or crit' }, () => checkJwsHeader(header));
+    const claims = check(trace, 'payload', { expected: 'a JSON object' }, () => decodeJsonSegment(payloadSegment, 'payload')) as JWTPayload;
+    return this.#validate(header, claims, token, options);
   }
 
-  async #validate(token: string, verified: (caller: Caller) => void): Promise<Caller> {
-    // 1. Shape and header: exactly a compact JWS, nothing that picks its own key.
-    const { header, payloadSegment } = parseCompactJws(token);
-    checkJwsHeader(header);
-    const claims = decodeJsonSegment(payloadSegment, 'payload') as JWTPayload;
+  /** `tokex policy explain --claims`: every check that needs no token (no header, no signature). */
+  async validateClaims(claims: JWTPayload, options: { trace?: Trace } = {}): Promise<Caller> {
+    skip(options.trace, 'format', 'claims given, not a token');
+    return this.#validate(undefined, claims, undefined, { ...options, verifySignature: false });
+  }
 
+  async #validate(header: Record<string, unknown> | undefined, claims: JWTPayload, token: string | undefined, options: ValidateOptions): Promise<Caller> {
+    const { trace } = options;
     // 2. Issuer: chosen by the unverified `iss`; from here on only that entry's rules and keys count.
-    if (typeof claims.iss !== 'string') throw new TokexError('missing_claim', 'no "iss" claim');
-    const trusted = this.#resolveIssuer(claims.iss);
-    if (!trusted) throw new TokexError('unknown_issuer', 'issuer is not trusted by the policy');
+    const trustedNames = this.#issuers.map((t) => t.config.name).join(', ') || 'none';
+    const trusted = check(trace, 'issuer', { actual: quote(claims.iss), expected: `one of ${trustedNames}` }, () => {
+      if (typeof claims.iss !== 'string') throw new TokexError('missing_claim', 'no "iss" claim');
+      const found = this.#resolveIssuer(claims.iss);
+      if (!found) throw new TokexError('unknown_issuer', `issuer ${quote(claims.iss)} is not trusted (trusted: ${trustedNames})`);
+      return found;
+    });
     const { config } = trusted;
     const profile = this.#profiles[config.kind];
-    checkAlgorithm(header, config.algorithms);
-    if (header.typ !== undefined && !config.types.includes(normalizeTyp(header.typ))) {
-      throw new TokexError('token_type_not_allowed', `typ ${JSON.stringify(header.typ).slice(0, 40)} is not allowed for issuer "${config.name}"`);
+    if (header === undefined) {
+      skip(trace, 'alg', 'no token header');
+    } else {
+      check(trace, 'alg', { actual: quote(header.alg), expected: `one of ${config.algorithms.join(', ')}` }, () => checkAlgorithm(header, config.algorithms));
+      check(trace, 'typ', { actual: header.typ === undefined ? 'absent' : quote(header.typ), expected: `absent or one of ${config.types.join(', ')}` }, () => {
+        if (header.typ !== undefined && !config.types.includes(normalizeTyp(header.typ))) {
+          throw new TokexError('token_type_not_allowed', `typ ${quote(header.typ)} is not allowed for issuer ${config.name} (allowed: ${config.types.join(', ')})`);
+        }
+      });
+      if (profile?.checkHeader) check(trace, `${config.kind} header`, { actual: `kid ${quote(header.kid)}` }, () => profile.checkHeader!(header, trusted));
     }
-    profile?.checkHeader?.(header, trusted);
 
     // 3. Signature, with the issuer's own keys.
-    await verifySignature(token, trusted.keys.getKey, config.algorithms);
+    if (options.verifySignature === false || token === undefined) {
+      skip(trace, 'signature', 'not checked (give --jwks to check it)');
+    } else {
+      await checkAsync(trace, 'signature', { actual: `kid ${quote(header?.kid)}`, expected: `a key of ${config.name}` }, () => verifySignature(token, trusted.keys.getKey, config.algorithms));
+    }
     const caller = describeCaller(config.name, claims);
-    verified(caller);
+    trace?.caller?.(caller);
 
     // 4. Claims: time, audience, identity, then the issuer kind's own rules.
-    checkTimeClaims(claims, this.#now() / 1000);
-    checkAudience(claims, config.audiences);
-    if (claims.oid === undefined && typeof claims.sub !== 'string') throw new TokexError('missing_claim', 'neither "oid" nor "sub"');
-    profile?.check?.(claims, header, trusted);
+    const nowSeconds = this.#now() / 1000;
+    check(trace, 'time', { actual: timeSummary(claims), expected: `exp in the future, nbf and iat not after now ${isoSeconds(Math.floor(nowSeconds))} (tolerance ${CLOCK_TOLERANCE_SECONDS} s)` }, () => checkTimeClaims(claims, nowSeconds));
+    check(trace, 'aud', { actual: quote(claims.aud), expected: `one of ${config.audiences.join(', ')}` }, () => checkAudience(claims, config.audiences));
+    check(trace, 'subject', { actual: claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`, expected: 'oid or sub' }, () => {
+      if (claims.oid === undefined && typeof claims.sub !== 'string') throw new TokexError('missing_claim', 'neither "oid" nor "sub"');
+    });
+    if (profile?.check) check(trace, `${config.kind} rules`, { actual: `tid ${quote(claims.tid)}` }, () => profile.check!(claims, header ?? {}, trusted));
     return caller;
   }
 
@@ -106,6 +121,13 @@ export class CallerValidator {
     }
     return undefined;
   }
+}
+
+function timeSummary(claims: JWTPayload): string {
+  return (['exp', 'nbf', 'iat'] as const)
+    .filter((name) => claims[name] !== undefined)
+    .map((name) => `${name} ${typeof claims[name] === 'number' ? isoSeconds(claims[name]) : quote(claims[name])}`)
+    .join(', ') || 'none';
 }
 
 /** RFC 8725 §3.11 / RFC 9068: `typ` compares case-insensitively, `application/` optional. */

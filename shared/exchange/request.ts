@@ -1,4 +1,4 @@
-import { TokexError } from '../errors.js';
+import { quote, TokexError } from '../errors.js';
 import { isAbsoluteUri } from '../url.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -23,26 +23,25 @@ export interface ExchangeRequest {
   readonly requestedTokenType: string;
 }
 
-/** What was learnt of the request before it failed, for the audit record. */
-export interface PartialRequest {
-  target?: string;
-  scopes?: string[];
-  subjectToken?: string;
+/** Told what parsing learns as it goes, so a refusal is still audited with its target (the audit trail). */
+export interface RequestNotes {
+  request(part: { target?: string; scopes?: string[] }): void;
+  subjectToken(token: string): void;
 }
 
 /**
  * Parses `application/x-www-form-urlencoded` per RFC 8693 §2.1. Unknown parameters are ignored
  * (RFC 6749 §3.2); known ones repeated, or `resource` with `audience`, are `invalid_request`.
- * `seen` is filled as parsing proceeds so a refusal can still be audited with its target.
+ * Each refusal's detail names the parameter: it is what the caller is told.
  */
-export function parseTokenRequest(contentType: string | null, body: string, seen: PartialRequest): ExchangeRequest {
+export function parseTokenRequest(contentType: string | null, body: string, notes: RequestNotes): ExchangeRequest {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/x-www-form-urlencoded') {
-    throw new TokexError('malformed_request', `content type is ${mediaType ? `"${mediaType.slice(0, 60)}"` : 'missing'}, not application/x-www-form-urlencoded`);
+    throw new TokexError('malformed_request', `Content-Type must be application/x-www-form-urlencoded (${mediaType ? `got ${quote(mediaType.slice(0, 60))}` : 'none given'})`);
   }
   const form = new URLSearchParams(body);
   for (const name of SINGLE_PARAMETERS) {
-    if (form.getAll(name).length > 1) throw new TokexError('malformed_request', `parameter "${name}" is repeated`);
+    if (form.getAll(name).length > 1) throw new TokexError('malformed_request', `${name} is repeated`);
   }
   const param = (name: string) => {
     const value = form.get(name);
@@ -51,38 +50,38 @@ export function parseTokenRequest(contentType: string | null, body: string, seen
 
   const grantType = param('grant_type');
   if (grantType === undefined) throw new TokexError('malformed_request', 'grant_type is missing');
-  if (grantType !== TOKEN_EXCHANGE_GRANT) throw new TokexError('unsupported_grant_type', 'grant_type is not token-exchange');
+  if (grantType !== TOKEN_EXCHANGE_GRANT) throw new TokexError('unsupported_grant_type', `grant_type must be ${TOKEN_EXCHANGE_GRANT} (got ${quote(grantType.slice(0, 100))})`);
 
   const scopeParam = form.get('scope');
   const scopes = scopeParam === null ? undefined : scopeParam.split(' ');
   if (scopes !== undefined && !scopes.every((s) => SCOPE_TOKEN.test(s))) {
-    throw new TokexError('malformed_request', 'scope is not a space-delimited list of scope tokens');
+    throw new TokexError('malformed_request', 'scope must be space-delimited scope tokens (RFC 6749 §3.3)');
   }
-  if (scopes) seen.scopes = [...scopes];
+  if (scopes) notes.request({ scopes: [...scopes] });
 
   const resource = param('resource');
   const audience = param('audience');
-  if (resource !== undefined && audience !== undefined) throw new TokexError('malformed_request', 'both resource and audience are given');
+  if (resource !== undefined && audience !== undefined) throw new TokexError('malformed_request', 'resource and audience are both given');
   const target = resource ?? audience ?? targetFromScopes(scopes);
-  if (target !== undefined) seen.target = target;
+  if (target !== undefined) notes.request({ target });
 
   const subjectToken = param('subject_token');
-  if (subjectToken !== undefined) seen.subjectToken = subjectToken;
+  if (subjectToken !== undefined) notes.subjectToken(subjectToken);
 
   if (form.has('actor_token') || form.has('actor_token_type')) {
-    throw new TokexError('actor_not_supported', 'actor_token given (delegation is not supported)');
+    throw new TokexError('actor_not_supported', 'actor_token is not supported (no delegation)');
   }
   if (subjectToken === undefined) throw new TokexError('malformed_request', 'subject_token is missing');
   const subjectTokenType = param('subject_token_type');
   if (subjectTokenType === undefined) throw new TokexError('malformed_request', 'subject_token_type is missing');
-  if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType)) throw new TokexError('unsupported_token_type', 'subject_token_type is not jwt or access_token');
+  if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType)) throw new TokexError('unsupported_token_type', `subject_token_type must be ${TOKEN_TYPE_JWT} or ${TOKEN_TYPE_ACCESS_TOKEN}`);
   const requestedTokenType = param('requested_token_type') ?? TOKEN_TYPE_ACCESS_TOKEN;
   if (!SUBJECT_TOKEN_TYPES.includes(requestedTokenType)) {
-    throw new TokexError('unsupported_token_type', 'requested_token_type is not access_token or jwt');
+    throw new TokexError('unsupported_token_type', `requested_token_type must be ${TOKEN_TYPE_ACCESS_TOKEN} or ${TOKEN_TYPE_JWT}`);
   }
 
-  if (target === undefined) throw new TokexError('malformed_request', 'no target: give resource, audience, or a scope of the form <resource>/.default');
-  if (resource !== undefined && !isAbsoluteUri(resource)) throw new TokexError('target_not_allowed', 'resource is not an absolute URI');
+  if (target === undefined) throw new TokexError('malformed_request', 'resource or audience is missing (or give one scope of the form <resource>/.default)');
+  if (resource !== undefined && !isAbsoluteUri(resource)) throw new TokexError('target_not_allowed', `resource ${quote(resource.slice(0, 200))} is not an absolute URI`);
   return { subjectToken, target, scopes, requestedTokenType };
 }
 

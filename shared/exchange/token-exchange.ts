@@ -1,11 +1,10 @@
-import { performance } from 'node:perf_hooks';
-import { callerSummary, noteFailure, openRecord, tokenFingerprint, type AuditRecord } from '../audit/record.js';
+import { audited, type AuditTrail } from '../audit/trail.js';
 import { TokexError } from '../errors.js';
 import { mintAccessToken } from '../grants/minted.js';
-import { NO_STORE, oauthError, type HttpResult } from '../http-result.js';
-import { rulesFor, scopesFor, tokenGrantFor } from '../policy/match.js';
+import { NO_STORE, type HttpResult } from '../http-result.js';
+import { decideToken } from '../policy/decide.js';
 import type { Tokex } from '../tokex.js';
-import { parseTokenRequest, type PartialRequest } from './request.js';
+import { parseTokenRequest } from './request.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -23,60 +22,40 @@ export interface TokenEndpointRequest {
  * happens, one audit record is written before the answer goes out.
  */
 export async function exchangeToken(tokex: Tokex, http: TokenEndpointRequest): Promise<HttpResult> {
-  const started = performance.now();
-  const record = openRecord('token.exchange', http.correlationId, http.clientIp, tokex.now());
-  const seen: PartialRequest = {};
-
-  let result: HttpResult;
-  try {
-    result = await grant(tokex, http, record, seen);
-  } catch (err) {
-    const failure = noteFailure(record, err);
-    result = oauthError(failure.reason, http.correlationId, failure.retryAfter);
-  }
-  if (seen.target !== undefined || seen.scopes !== undefined) {
-    record.request = { ...(seen.target !== undefined && { target: seen.target }), ...(seen.scopes && { scopes: seen.scopes }) };
-  }
-  if (seen.subjectToken !== undefined) record.subjectTokenId = tokenFingerprint(seen.subjectToken);
-  return tokex.auditor.conclude(record, result, started, () => oauthError('audit_unavailable', http.correlationId, 5));
+  return audited(tokex.auditor, 'token', http, tokex.now(), (trail) => grant(tokex, http, trail));
 }
 
-async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditRecord, seen: PartialRequest): Promise<HttpResult> {
+async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail): Promise<HttpResult> {
   // 1. The request (RFC 8693 §2.1).
-  if (http.body.byteLength > MAX_BODY_BYTES) throw new TokexError('body_too_large', `body over ${MAX_BODY_BYTES} bytes`);
-  const request = parseTokenRequest(http.contentType, Buffer.from(http.body).toString('utf8'), seen);
+  if (http.body.byteLength > MAX_BODY_BYTES) throw new TokexError('body_too_large', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
+  const request = parseTokenRequest(http.contentType, Buffer.from(http.body).toString('utf8'), trail);
 
   // 2. The subject token: who is asking.
-  const caller = await tokex.validator.validate(request.subjectToken);
-  record.caller = callerSummary(caller);
+  const caller = await tokex.validator.validate(request.subjectToken, { trace: trail });
 
   // 3. The policy: what this caller may have for this target, down-scoped, never widened.
-  const rules = rulesFor(tokex.policy, caller.issuerName, caller.claims);
-  if (rules.length === 0) throw new TokexError('no_rule', 'caller matches no rule');
-  const match = tokenGrantFor(rules, request.target);
-  if (!match) throw new TokexError('target_not_allowed', 'no rule of this caller grants the target');
-  record.rule = match.rule.name;
-  const scopes = scopesFor(match.grant, request.scopes);
-  if (!scopes) throw new TokexError('scope_not_allowed', 'a requested scope is not granted for the target');
+  const nowMs = tokex.now();
+  const decision = decideToken(tokex.policy, tokex.denyList(), caller, request, nowMs / 1000);
+  trail.rule(decision.rule.name);
+  const { grant, scopes } = decision;
 
   // 4. The token (RFC 8693 §2.2.1): from Entra as one of tokex's identities, or signed by tokex.
-  const nowMs = tokex.now();
   let issued: { token: string; expiresAt: number };
-  if (match.grant.kind === 'entra') {
-    const entra = await tokex.entra.getToken(match.grant.identity, match.grant.target);
+  if (grant.kind === 'entra') {
+    const entra = await tokex.entra.getToken(grant.identity, grant.target);
     issued = { token: entra.token, expiresAt: Math.floor(entra.expiresOnTimestamp / 1000) };
-    record.grant = { kind: 'entra', identity: match.grant.identity, scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString() };
+    trail.grant({ kind: 'entra', identity: grant.identity, scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString() });
   } else {
     const minted = await mintAccessToken(tokex.signingKeys.current, {
       issuer: tokex.settings.issuer,
       caller,
-      audience: match.grant.target,
+      audience: grant.target,
       scopes,
-      lifetimeSeconds: match.grant.lifetimeSeconds,
+      lifetimeSeconds: grant.lifetimeSeconds,
       nowSeconds: Math.floor(nowMs / 1000),
     });
     issued = { token: minted.token, expiresAt: minted.expiresAt };
-    record.grant = { kind: 'minted', scopes: [...scopes], expiresAt: new Date(minted.expiresAt * 1000).toISOString(), jti: minted.jti };
+    trail.grant({ kind: 'minted', scopes: [...scopes], expiresAt: new Date(minted.expiresAt * 1000).toISOString(), jti: minted.jti });
   }
   return {
     status: 200,

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
+import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { downstreamFailure } from '../azure/errors.js';
 import { secretClientOptions } from '../azure/client-options.js';
 import type { SecretStore, SecretValue } from './secret-store.js';
@@ -14,8 +14,9 @@ export interface SecretVersionInfo {
 export class KeyVaultSecretStore implements SecretStore {
   readonly #client: SecretClient;
 
-  constructor(vaultUrl: string, credential: TokenCredential) {
-    this.#client = new SecretClient(vaultUrl, credential, secretClientOptions(vaultUrl));
+  /** `clientOptions` adds to tokex's own (tests pass `tlsOptions` to trust a fake vault's throwaway CA). */
+  constructor(vaultUrl: string, credential: TokenCredential, clientOptions: SecretClientOptions = {}) {
+    this.#client = new SecretClient(vaultUrl, credential, { ...secretClientOptions(vaultUrl), ...clientOptions });
   }
 
   async get(name: string, options: { version?: string; signal?: AbortSignal } = {}): Promise<SecretValue | undefined> {
@@ -31,6 +32,15 @@ export class KeyVaultSecretStore implements SecretStore {
       };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw downstreamFailure(`Key Vault secret "${name}"`, err);
+    }
+  }
+
+  /** Writes a new version of a secret (the deny-list through `tokex deny`). */
+  async set(name: string, value: string, contentType?: string): Promise<void> {
+    try {
+      await this.#client.setSecret(name, value, contentType ? { contentType } : {});
+    } catch (err) {
       throw downstreamFailure(`Key Vault secret "${name}"`, err);
     }
   }

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { discoveryUrlFor, tenantOf } from '../caller/entra.js';
 import { ConfigError } from '../errors.js';
 import { compileGlob } from './glob.js';
+import { policyWarnings } from './lint.js';
 import type { ClaimCondition, Grant, IdentityConfig, IssuerConfig, Policy, Rule } from './policy.js';
-import { DURATION, policySchema, type IssuerEntry, type PolicyDocument } from './schema.js';
+import { DURATION, KNOWN_KEYS, policySchema, type IssuerEntry, type PolicyDocument } from './schema.js';
 
 export interface PolicyLoadOptions {
   /** tokex's own issuer: a policy that trusts it is refused (a minted token must never be a subject token). */
@@ -71,7 +73,7 @@ export function parsePolicy(source: string, file: string, options: PolicyLoadOpt
   const report = (path: PropertyKey[], message: string) => problems.push(problem(locate, path, message));
   const policy = compile(parsed.data, file, options, report);
   if (problems.length > 0) throw new PolicyError(file, problems);
-  return policy;
+  return { ...policy, warnings: policyWarnings(policy, locate) };
 }
 
 /**
@@ -131,10 +133,10 @@ function compile(
     if (!issuers.some((x) => x.name === entry.when.issuer)) {
       report([...at, 'when', 'issuer'], `unknown issuer "${entry.when.issuer}" (not in issuers:)`);
     }
-    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => ({
-      claim,
-      matchers: (Array.isArray(value) ? value : [value]).map((v) => compileGlob(String(v))),
-    }));
+    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => {
+      const patterns = (Array.isArray(value) ? value : [value]).map(String);
+      return { claim, patterns, matchers: patterns.map(compileGlob) };
+    });
     const grants: Grant[] = entry.grant.map((g, k): Grant => {
       if ('entra' in g) {
         if (!identities.has(g.identity)) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
@@ -150,7 +152,7 @@ function compile(
     return { name: entry.name, issuer: entry.when.issuer, conditions, grants };
   });
 
-  return { source: file, issuers, identities, rules };
+  return { source: file, issuers, identities, rules, warnings: [] };
 }
 
 function issuerConfig(entry: IssuerEntry): IssuerConfig {
@@ -200,7 +202,7 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[
       const best = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
       out.push(...(best.length > 0 ? flattenIssues(best, path) : [{ path, message: issue.message }]));
     } else if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: [...path, key], message: 'unknown key' });
+      for (const key of issue.keys) out.push({ path: [...path, key], message: `unknown key${didYouMean(key, knownKeysAt(path))}` });
     } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
       out.push({ path, message: 'is required' });
     } else {
@@ -208,6 +210,24 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[
     }
   }
   return out;
+}
+
+/** The keys allowed where `path` points (an object of the policy file). */
+function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  const [top, , third, , fifth] = path;
+  if (path.length === 0) return KNOWN_KEYS.policy;
+  if (top === 'issuers' && path.length === 2) return KNOWN_KEYS.issuer;
+  if (top === 'identities' && path.length === 2) return KNOWN_KEYS.identity;
+  if (top === 'rules' && path.length === 2) return KNOWN_KEYS.rule;
+  if (top === 'rules' && third === 'when' && path.length === 3) return KNOWN_KEYS.when;
+  if (top === 'rules' && third === 'grant' && path.length === 4 && fifth === undefined) return KNOWN_KEYS.grant;
+  return [];
+}
+
+/** ` (did you mean "scopes"?)` when a known key is within two edits of `key`. */
+function didYouMean(key: string, known: readonly string[]): string {
+  const best = known.length === 0 ? undefined : closest(key, [...known]);
+  return best !== undefined && distance(key.toLowerCase(), best.toLowerCase()) <= 2 ? ` (did you mean "${best}"?)` : '';
 }
 
 function problem(locate: (path: readonly PropertyKey[]) => number, path: readonly PropertyKey[], message: string): PolicyProblem {

@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import { quote } from '../errors.js';
 import type { ClaimCondition, Grant, Policy, Rule } from './policy.js';
 
 export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
@@ -8,10 +9,13 @@ export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
  * an array claim holds when any element does; objects never hold.
  */
 export function whyRuleFails(rule: Rule, issuerName: string, claims: JWTPayload): string | undefined {
-  if (rule.issuer !== issuerName) return `issuer is "${issuerName}", rule wants "${rule.issuer}"`;
+  if (rule.issuer !== issuerName) return `issuer is ${issuerName}, rule wants ${rule.issuer}`;
   for (const condition of rule.conditions) {
     if (!conditionHolds(condition, claims)) {
-      return claims[condition.claim] === undefined ? `claim "${condition.claim}" is missing` : `claim "${condition.claim}" does not match`;
+      const wants = condition.patterns.join(' or ');
+      return claims[condition.claim] === undefined
+        ? `claim "${condition.claim}" is missing (rule wants ${wants})`
+        : `claim "${condition.claim}" is ${quote(claims[condition.claim])}, rule wants ${wants}`;
     }
   }
   return undefined;

@@ -24,6 +24,8 @@ export type IdentityConfig = IdentityEntry & { readonly name: string };
 /** One claim condition: the claim holds any of `matchers` (or, for an array claim, an element does). */
 export interface ClaimCondition {
   readonly claim: string;
+  /** The values as written (for explanations). */
+  readonly patterns: readonly string[];
   readonly matchers: readonly Matcher[];
 }
 
@@ -45,4 +47,12 @@ export interface Policy {
   readonly issuers: readonly IssuerConfig[];
   readonly identities: ReadonlyMap<string, IdentityConfig>;
   readonly rules: readonly Rule[];
+  /** Risky but legal choices (policy/lint.ts), located like load errors. */
+  readonly warnings: readonly PolicyWarning[];
+}
+
+export interface PolicyWarning {
+  readonly line: number;
+  readonly path: string;
+  readonly message: string;
 }

@@ -6,7 +6,8 @@ import { isAbsoluteUri, isAllowedFetchUrl } from '../url.js';
  * mistake the author wants to hear about, not something to skip.
  */
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Spelled without the `i` flag so the generated JSON Schema pattern means the same.
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Signature algorithms a caller token may use; `none` and HMAC are not expressible. */
@@ -54,23 +55,23 @@ const identitySchema = z.discriminatedUnion('type', [
 
 const claimValue = z.union([z.string(), z.number(), z.boolean()]);
 
+const grantSchema = z.union([
+  z.strictObject({ entra: absoluteUri, identity: name }),
+  z.strictObject({
+    minted: absoluteUri,
+    scopes: nonEmptyList(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be an RFC 6749 scope token')),
+    lifetime: z.string().regex(DURATION, 'must be a duration such as 90s, 15m or 1h').optional(),
+  }),
+  z.strictObject({ secrets: nonEmptyList(z.string().regex(/^[0-9A-Za-z*-]{1,127}$/, 'must be a secret name or glob')) }),
+]);
+
 const ruleSchema = z.strictObject({
   name,
   when: z.strictObject({
     issuer: name,
     claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
   }),
-  grant: nonEmptyList(
-    z.union([
-      z.strictObject({ entra: absoluteUri, identity: name }),
-      z.strictObject({
-        minted: absoluteUri,
-        scopes: nonEmptyList(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be an RFC 6749 scope token')),
-        lifetime: z.string().regex(DURATION, 'must be a duration such as 90s, 15m or 1h').optional(),
-      }),
-      z.strictObject({ secrets: nonEmptyList(z.string().regex(/^[0-9A-Za-z*-]{1,127}$/, 'must be a secret name or glob')) }),
-    ]),
-  ),
+  grant: nonEmptyList(grantSchema),
 });
 
 export const policySchema = z.strictObject({
@@ -84,3 +85,15 @@ export type IssuerEntry = z.infer<typeof issuerSchema>;
 export type IdentityEntry = z.infer<typeof identitySchema>;
 export type RuleEntry = z.infer<typeof ruleSchema>;
 export { GUID };
+
+const keysOf = (...objects: { shape: object }[]) => [...new Set(objects.flatMap((o) => Object.keys(o.shape)))];
+
+/** The keys each kind of object may have, from the schema itself: for "did you mean" on an unknown key. */
+export const KNOWN_KEYS = {
+  policy: keysOf(policySchema),
+  issuer: keysOf(issuerSchema),
+  identity: keysOf(...identitySchema.options),
+  rule: keysOf(ruleSchema),
+  when: keysOf(ruleSchema.shape.when),
+  grant: keysOf(...grantSchema.options),
+} as const;

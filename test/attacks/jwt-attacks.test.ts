@@ -9,16 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reason } from '../../shared/errors.js';
 import { API_CLIENT_ID, entraPolicy, FakeEntra, TENANT_A, TENANT_B } from '../fakes/entra.js';
 import { b64u, FakeIssuer } from '../fakes/oidc-issuer.js';
+import { checkExplainAgreement } from '../helpers/explain-agreement.js';
 import { exchangeForm, LocalTokex } from '../helpers/local-host.js';
 
 let entra: FakeEntra;
 let attacker: FakeIssuer;
 let tokex: LocalTokex;
+let agreement: Awaited<ReturnType<typeof checkExplainAgreement>>;
 
 beforeAll(async () => {
   entra = await FakeEntra.start();
   attacker = await FakeIssuer.start();
   tokex = await LocalTokex.start(entraPolicy(entra));
+  // Every exchange below is also put to `policy explain`, which must give the server's answer.
+  agreement = await checkExplainAgreement(tokex);
   // Warm each issuer entry's key cache with a good token, so every vector below runs against cached keys.
   const single = await tokex.exchange(exchangeForm(await entra.app(), { audience: 'https://workspace.internal' }));
   const multi = await tokex.exchange(exchangeForm(await entra.app(TENANT_B), { audience: 'https://partner.internal' }));
@@ -189,7 +193,10 @@ describe(`forged subject tokens (${vectors.length} vectors)`, () => {
     it(`${vector.name} → ${vector.reason}`, async () => {
       const token = await vector.token();
       const issuerHits = { ...entra.idp.hits };
+      const compared = agreement.compared();
       const res = await tokex.exchange(exchangeForm(token, { audience: 'https://workspace.internal' }));
+      // policy explain was asked too, and gave the server's answer.
+      expect(agreement.compared()).toBe(compared + 1);
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('invalid_request');
       const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);

@@ -21,6 +21,8 @@ export class FakeKeyVault {
   readonly secrets = new Map<string, Version[]>();
   /** Reads (GET of a value) per secret name. */
   readonly reads = new Map<string, number>();
+  /** Writes (PUT of a new version) per secret name. */
+  readonly writes = new Map<string, number>();
   /** Faults per secret name (applies to reads and version listings). */
   readonly faults = new Map<string, FaultMode>();
   /** Bearer tokens the SDK presented (they came from the managed-identity fake). */
@@ -68,6 +70,7 @@ export class FakeKeyVault {
     this.bearers.add(auth.slice('Bearer '.length));
     const [, collection, name, third] = url.pathname.replace(/\/+$/, '').split('/');
     if (collection !== 'secrets' || !name) return this.json(res, 400, { error: { code: 'BadParameter', message: 'unsupported' } });
+    if (req.method === 'PUT' && third === undefined) return this.put(req, res, name);
     const fault = this.faults.get(name) ?? 'ok';
     if (third !== 'versions') this.reads.set(name, (this.reads.get(name) ?? 0) + 1);
     if (fault === 'hang') return;
@@ -81,6 +84,26 @@ export class FakeKeyVault {
     const chosen = third ? versions.find((v) => v.version === third) : [...versions].reverse().find((v) => v.enabled);
     if (!chosen) return this.json(res, 404, { error: { code: 'SecretNotFound', message: 'no such version' } });
     this.json(res, 200, this.bundle(name, chosen, true));
+  }
+
+  /** PUT /secrets/{name} (SecretClient.setSecret): `{value, contentType?}` becomes the newest version. */
+  private put(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, name: string): void {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      let parsed: { value?: unknown; contentType?: unknown };
+      try {
+        parsed = JSON.parse(body) as typeof parsed;
+      } catch {
+        return this.json(res, 400, { error: { code: 'BadParameter', message: 'body is not JSON' } });
+      }
+      if (typeof parsed.value !== 'string') return this.json(res, 400, { error: { code: 'BadParameter', message: 'value is required' } });
+      this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
+      const version = this.set(name, parsed.value, typeof parsed.contentType === 'string' ? { contentType: parsed.contentType } : {});
+      const written = this.secrets.get(name)!.find((v) => v.version === version)!;
+      this.json(res, 200, this.bundle(name, written, true));
+    });
   }
 
   private bundle(name: string, v: Version, withValue: boolean): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
+import { checkExplainAgreement } from '../helpers/explain-agreement.js';
 import { ACCESS_TOKEN_TYPE, exchangeForm, JWT_TYPE, LocalTokex, TOKEN_EXCHANGE } from '../helpers/local-host.js';
 
 let issuer: FakeIssuer;
@@ -36,6 +37,8 @@ const trainer = () => issuer.token({ sub: 'job-1', aud: 'api://tokex', roles: ['
 beforeAll(async () => {
   issuer = await FakeIssuer.start();
   tokex = await LocalTokex.start(policy(issuer.issuer));
+  // Every exchange below is also put to `policy explain`, which must give the server's answer.
+  await checkExplainAgreement(tokex);
 });
 afterAll(async () => {
   await tokex?.stop();
