@@ -49,10 +49,10 @@ export function fileDenyListSource(path: string): DenyListSource {
 }
 
 /** Runs `tick` every `ms`; returns how to stop. Injected by tests to drive refreshes without waiting. */
-export type Schedule = (tick: () => void, ms: number) => () => void;
+export type Schedule = (tick: () => Promise<void>, ms: number) => () => void;
 
 const intervalSchedule: Schedule = (tick, ms) => {
-  const timer = setInterval(tick, ms);
+  const timer = setInterval(() => void tick(), ms);
   // The refresh must never keep a process (the CLI, a test) alive on its own.
   timer.unref();
   return () => clearInterval(timer);
@@ -75,7 +75,7 @@ export class DenyListWatcher {
     } catch (err) {
       throw new ConfigError(`TOKEX_DENY_LIST: ${err instanceof TokexError ? err.detail : (err as Error).message}`);
     }
-    watcher.#stop = (options.schedule ?? intervalSchedule)(() => void watcher.refresh(), options.intervalMs ?? DENY_LIST_REFRESH_MS);
+    watcher.#stop = (options.schedule ?? intervalSchedule)(() => watcher.refresh(), options.intervalMs ?? DENY_LIST_REFRESH_MS);
     return watcher;
   }
 

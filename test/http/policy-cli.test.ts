@@ -1,0 +1,87 @@
+/**
+ * The policy and deny commands as a CI job or an operator runs them: what they print and their
+ * exit codes (0 ok, 1 refused / mismatch / strict warning).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/local-host.js';
+
+let dir: string;
+const run = (...args: string[]) => {
+  const out = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, PORT: '7071', TOKEX_LOCAL_DIR: join(dir, '.local') } });
+  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
+};
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tokex-cli-'));
+  writeFileSync(join(dir, 'policy.yaml'), `rules:
+  - name: dev-callers
+    when: { issuer: dev, claims: { roles: Jobs.Train } }
+    grant:
+      - minted: https://workspace.internal
+        scopes: [jobs.read, jobs.submit]
+        lifetime: 15m
+      - secrets: ["*"]
+`);
+});
+
+describe('tokex policy', () => {
+  it('explain: exit 0 with the answer when granted, 1 when refused; --output json', () => {
+    const token = run('dev-token', '--sub', 'job-1', '--roles', 'Jobs.Train').stdout.trim();
+    const granted = run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--scope', 'jobs.read');
+    expect(granted.code).toBe(0);
+    expect(granted.stdout).toContain('answer: 200, rule dev-callers, minted token for https://workspace.internal, scope "jobs.read", lifetime 900 s');
+    const refused = run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--scope', 'jobs.admin', '--output', 'json');
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).answer).toEqual({
+      status: 400, error: 'invalid_scope', reason: 'scope_not_allowed',
+      detail: 'scope "jobs.admin" not granted for https://workspace.internal (rule dev-callers allows jobs.read jobs.submit)',
+    });
+    const claims = run('policy', 'explain', 'policy.yaml', '--claims', '{"iss":"http://localhost:7071/dev","aud":"api://x","sub":"s","exp":4102444800}', '--audience', 'https://workspace.internal');
+    expect(claims.code).toBe(1);
+    expect(claims.stdout).toContain('FAIL  aud');
+    expect(claims.stdout).toContain('answer: 400 invalid_request, reason wrong_audience: aud "api://x" is not one of api://tokex');
+  });
+
+  it('test: exit 1 with a diff on a mismatch', () => {
+    writeFileSync(join(dir, 'cases.yaml'), `cases:
+  - name: trainers get jobs.submit
+    claims: { iss: "http://localhost:7071/dev", aud: api://tokex, sub: job-1, roles: [Jobs.Train], exp: +1h }
+    request: { audience: https://workspace.internal, scope: jobs.submit }
+    expect: { outcome: granted, scopes: [jobs.submit] }
+  - name: readers get nothing
+    claims: { iss: "http://localhost:7071/dev", aud: api://tokex, sub: job-1, roles: [Jobs.Read], exp: +1h }
+    request: { audience: https://workspace.internal }
+    expect: { outcome: granted }
+`);
+    const result = run('policy', 'test', 'policy.yaml', 'cases.yaml');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('PASS  trainers get jobs.submit\nFAIL  readers get nothing\n      outcome: expected "granted", got "denied"');
+    expect(result.stdout).toContain('1 passed, 1 failed');
+  });
+
+  it('check: warnings keep exit 0, --strict makes them exit 1', () => {
+    const lenient = run('policy', 'check', 'policy.yaml');
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toContain('policy.yaml:8: rules[0].grant[1].secrets[0]: warning: "*" alone allows every secret in the vault');
+    expect(run('policy', 'check', 'policy.yaml', '--strict').code).toBe(1);
+  });
+});
+
+describe('tokex deny (file)', () => {
+  it('add, list and remove edit the deny-list document', () => {
+    writeFileSync(join(dir, 'deny.json'), '{}');
+    expect(run('deny', 'add', '--list', 'deny.json', '--caller', 'dev', '--sub', 'job-1').code).toBe(0);
+    expect(run('deny', 'add', '--list', 'deny.json', '--rule', 'dev-callers').code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8'))).toEqual({ callers: [{ issuer: 'dev', sub: 'job-1' }], issuers: [], rules: ['dev-callers'] });
+    expect(run('deny', 'list', '--list', 'deny.json').stdout).toBe('deny.json:\n  rule dev-callers\n  caller dev sub job-1\n');
+    run('deny', 'remove', '--list', 'deny.json', '--rule', 'dev-callers');
+    expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8')).rules).toEqual([]);
+    const bad = run('deny', 'add', '--list', 'deny.json', '--caller', 'dev');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('tokex: deny: --caller needs exactly one of --oid or --sub\n');
+  });
+});
