@@ -34,8 +34,6 @@ export interface StartOptions {
   readonly failureBackoffMs?: number;
   /** How the deny-list refresh is scheduled (tests drive it); default every 30 s. */
   readonly denyListSchedule?: Schedule;
-  /** The Key Vault client to use instead of one built from KEY_VAULT_URL (tests: a vault with a throwaway CA). */
-  readonly keyVault?: KeyVaultSecretStore;
 }
 
 /**
@@ -56,7 +54,7 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
 
   // tokex reaches Key Vault as itself: its managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one).
   // In Azure KEY_VAULT_URL is always set (the signing key lives there); locally, secrets.json stands in.
-  const vault = options.keyVault ?? (settings.keyVaultUrl === undefined ? undefined : await keyVaultStore(settings.keyVaultUrl));
+  const vault = settings.keyVaultUrl === undefined ? undefined : await keyVaultStore(settings.keyVaultUrl);
   const secrets = new CachedSecretStore(vault ?? new LocalSecretStore(join(settings.localDir, 'secrets.json')), now);
   const signingKeys = await loadSigningKeys(settings, policy, vault, now);
   const downstreamDeadlineMs = options.downstreamDeadlineMs ?? DOWNSTREAM_DEADLINE_MS;

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { SecretClient } from '@azure/keyvault-secrets';
 import { downstreamFailure } from '../azure/errors.js';
 import { secretClientOptions } from '../azure/client-options.js';
 import type { SecretStore, SecretValue } from './secret-store.js';
@@ -14,9 +14,8 @@ export interface SecretVersionInfo {
 export class KeyVaultSecretStore implements SecretStore {
   readonly #client: SecretClient;
 
-  /** `clientOptions` adds to tokex's own (tests pass `tlsOptions` to trust a fake vault's throwaway CA). */
-  constructor(vaultUrl: string, credential: TokenCredential, clientOptions: SecretClientOptions = {}) {
-    this.#client = new SecretClient(vaultUrl, credential, { ...secretClientOptions(vaultUrl), ...clientOptions });
+  constructor(vaultUrl: string, credential: TokenCredential) {
+    this.#client = new SecretClient(vaultUrl, credential, secretClientOptions(vaultUrl));
   }
 
   async get(name: string, options: { version?: string; signal?: AbortSignal } = {}): Promise<SecretValue | undefined> {

@@ -3,34 +3,24 @@
  * startup (none: no start), re-read on the 30 s schedule (driven here, not waited for), edited by
  * `tokex deny`'s code through the same client, and a read failure keeps the last good copy.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManagedIdentityCredential } from '@azure/identity';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { editDenyList } from '../../cli/deny-commands.js';
-import type { AuditRecord } from '../../shared/audit/record.js';
 import { keyVaultDenyListSource, type Schedule } from '../../shared/deny/watcher.js';
 import { ConfigError } from '../../shared/errors.js';
-import { readCredential } from '../../shared/credentials/read-credential.js';
-import { exchangeToken } from '../../shared/exchange/token-exchange.js';
-import type { HttpResult } from '../../shared/http-result.js';
 import { KeyVaultSecretStore } from '../../shared/keyvault/key-vault-store.js';
 import { log } from '../../shared/log.js';
-import { loadSettings } from '../../shared/settings.js';
-import { startTokex } from '../../shared/startup.js';
-import type { Tokex } from '../../shared/tokex.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
-import { throwawayTls } from '../fakes/tls.js';
+import { InProcessTokex } from '../helpers/in-process.js';
 import { exchangeForm } from '../helpers/local-host.js';
 
 const DENY = 'tokex-deny';
 let idp: FakeIssuer;
 let mi: FakeManagedIdentity;
 let vault: FakeKeyVault;
-let dir: string;
+const started: InProcessTokex[] = [];
 const warnings: string[] = [];
 
 beforeAll(async () => {
@@ -40,9 +30,12 @@ beforeAll(async () => {
   log.subscribe((level, message) => void (level === 'warn' && warnings.push(message)));
 });
 afterAll(() => Promise.all([idp?.close(), mi?.close(), vault?.close()]));
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tokex-deny-'));
-  writeFileSync(join(dir, 'policy.yaml'), `
+afterEach(async () => {
+  for (const core of started.splice(0)) await core.stop();
+});
+beforeEach(() => vault.set('storage-key', 'value-1'));
+
+const policy = () => `
 issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
 identities: { ml: { type: managed-identity } }
 rules:
@@ -54,15 +47,13 @@ rules:
       - entra: https://ml.azure.com
         identity: ml
       - secrets: [storage-key]
-`);
-  vault.set('storage-key', 'value-1');
-});
+`;
 
-/** The same SecretClient class the server and `tokex deny` use, trusting the fake vault's throwaway CA. */
-const store = () => new KeyVaultSecretStore(vault.url, new ManagedIdentityCredential(), { tlsOptions: { ca: throwawayTls().ca } });
+/** The same SecretClient the server and `tokex deny` use (the run's throwaway CA is trusted from process start). */
+const store = () => new KeyVaultSecretStore(vault.url, new ManagedIdentityCredential());
 
 interface Started {
-  tokex: Tokex;
+  core: InProcessTokex;
   /** Runs the scheduled refresh now, as the 30 s timer would. */
   tick: () => Promise<void>;
   intervalMs: number;
@@ -74,33 +65,15 @@ async function start(): Promise<Started> {
     Object.assign(scheduled, { tick, ms });
     return () => {};
   };
-  const settings = loadSettings({
-    TOKEX_POLICY: join(dir, 'policy.yaml'),
-    TOKEX_LOCAL_DIR: join(dir, '.local'),
-    TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'),
-    KEY_VAULT_URL: vault.url,
-    TOKEX_DENY_LIST: `kv:${DENY}`,
-  }, 'local');
-  const tokex = await startTokex(settings, { keyVault: store(), denyListSchedule: schedule });
-  return { tokex, tick: () => scheduled.tick!(), intervalMs: scheduled.ms! };
+  const core = await InProcessTokex.start(policy(), { KEY_VAULT_URL: vault.url, TOKEX_DENY_LIST: `kv:${DENY}` }, { denyListSchedule: schedule });
+  started.push(core);
+  return { core, tick: () => scheduled.tick!(), intervalMs: scheduled.ms! };
 }
 
-let n = 0;
-async function exchange(tokex: Tokex, target: Record<string, string>, sub = 'job-1'): Promise<HttpResult> {
-  const token = await idp.token({ sub, aud: 'api://tokex' });
-  const body = new URLSearchParams(exchangeForm(token, target) as Record<string, string>).toString();
-  return exchangeToken(tokex, { contentType: 'application/x-www-form-urlencoded', body: Buffer.from(body), clientIp: undefined, correlationId: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}` });
-}
-
-async function credential(tokex: Tokex, sub = 'job-1'): Promise<HttpResult> {
-  const token = await idp.token({ sub, aud: 'api://tokex' });
-  return readCredential(tokex, { name: 'storage-key', authorization: `Bearer ${token}`, clientIp: undefined, correlationId: `00000000-0000-4000-9000-${String(++n).padStart(12, '0')}` });
-}
-
-function lastRecord(): AuditRecord {
-  const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as AuditRecord;
-}
+const exchange = async (core: InProcessTokex, target: Record<string, string>, sub = 'job-1') =>
+  core.exchange(exchangeForm(await idp.token({ sub, aud: 'api://tokex' }), target));
+const credential = async (core: InProcessTokex, sub = 'job-1') =>
+  core.credential('storage-key', `Bearer ${await idp.token({ sub, aud: 'api://tokex' })}`);
 
 describe('TOKEX_DENY_LIST in Key Vault', () => {
   it('with no deny-list to read, startup fails naming the setting', async () => {
@@ -111,11 +84,11 @@ describe('TOKEX_DENY_LIST in Key Vault', () => {
 
   it('a deny takes effect at the next 30 s refresh, without a restart, on both endpoints; a cached Entra token is not handed out', async () => {
     vault.set(DENY, '{}');
-    const { tokex, tick, intervalMs } = await start();
+    const { core, tick, intervalMs } = await start();
     expect(intervalMs).toBe(30_000);
-    expect((await exchange(tokex, { audience: 'https://w.internal' })).status).toBe(200);
-    expect((await exchange(tokex, { resource: 'https://ml.azure.com' })).status).toBe(200);
-    expect((await credential(tokex)).status).toBe(200);
+    expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(200);
+    expect((await exchange(core, { resource: 'https://ml.azure.com' })).status).toBe(200);
+    expect((await credential(core)).status).toBe(200);
     const entraCalls = mi.count('https://ml.azure.com');
 
     // `tokex deny add --caller idp --sub job-1`, through the same SecretClient.
@@ -125,44 +98,43 @@ describe('TOKEX_DENY_LIST in Key Vault', () => {
     expect(JSON.parse(vault.secrets.get(DENY)!.at(-1)!.value)).toEqual({ callers: [{ issuer: 'idp', sub: 'job-1' }], issuers: [], rules: [] });
     await tick();
 
-    const minted = await exchange(tokex, { audience: 'https://w.internal' });
-    expect(minted.status).toBe(400);
-    expect(minted.body).toMatchObject({ error: 'invalid_request' });
-    expect(lastRecord()).toMatchObject({ outcome: 'denied', reason: 'caller_denied', detail: 'caller idp sub "job-1" is on the deny-list', caller: { subject: 'job-1' } });
-    const entra = await exchange(tokex, { resource: 'https://ml.azure.com' });
+    const minted = await exchange(core, { audience: 'https://w.internal' });
+    expect(minted).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(core.auditRecords().at(-1)).toMatchObject({ outcome: 'denied', reason: 'caller_denied', detail: 'caller idp sub "job-1" is on the deny-list', caller: { subject: 'job-1' } });
+    const entra = await exchange(core, { resource: 'https://ml.azure.com' });
     expect(entra.status).toBe(400);
     expect(JSON.stringify(entra.body)).not.toContain('access_token');
     expect(mi.count('https://ml.azure.com')).toBe(entraCalls);
-    const secret = await credential(tokex);
+    const secret = await credential(core);
     expect(secret).toMatchObject({ status: 403, body: { error: 'access_denied' } });
-    expect(lastRecord()).toMatchObject({ event: 'credential.read', reason: 'caller_denied' });
+    expect(core.auditRecords().at(-1)).toMatchObject({ event: 'credential.read', reason: 'caller_denied' });
     // Another caller is unaffected.
-    expect((await exchange(tokex, { audience: 'https://w.internal' }, 'job-2')).status).toBe(200);
+    expect((await exchange(core, { audience: 'https://w.internal' }, 'job-2')).status).toBe(200);
 
     // A whole rule, then lifting both.
     await editDenyList(keyVaultDenyListSource(store(), DENY), 'add', { rule: 'jobs' });
     await tick();
-    expect((await exchange(tokex, { audience: 'https://w.internal' }, 'job-2')).status).toBe(400);
-    expect(lastRecord()).toMatchObject({ reason: 'caller_denied', detail: 'rule jobs is on the deny-list' });
+    expect((await exchange(core, { audience: 'https://w.internal' }, 'job-2')).status).toBe(400);
+    expect(core.auditRecords().at(-1)).toMatchObject({ reason: 'caller_denied', detail: 'rule jobs is on the deny-list' });
     await editDenyList(keyVaultDenyListSource(store(), DENY), 'remove', { rule: 'jobs' });
     await editDenyList(keyVaultDenyListSource(store(), DENY), 'remove', { caller: { issuer: 'idp', sub: 'job-1' } });
     await tick();
-    expect((await exchange(tokex, { audience: 'https://w.internal' })).status).toBe(200);
+    expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(200);
   });
 
   it('when the deny-list cannot be read, the last good copy stays in force, with a log line', async () => {
     vault.set(DENY, JSON.stringify({ issuers: ['idp'] }));
-    const { tokex, tick } = await start();
-    expect((await exchange(tokex, { audience: 'https://w.internal' })).status).toBe(400);
+    const { core, tick } = await start();
+    expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(400);
     vault.faults.set(DENY, '500');
     warnings.length = 0;
     await tick();
     expect(warnings).toContain('deny-list could not be read; keeping the last good copy');
-    expect((await exchange(tokex, { audience: 'https://w.internal' })).status).toBe(400);
-    expect(lastRecord()).toMatchObject({ reason: 'caller_denied', detail: 'issuer idp is on the deny-list' });
+    expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(400);
+    expect(core.auditRecords().at(-1)).toMatchObject({ reason: 'caller_denied', detail: 'issuer idp is on the deny-list' });
     vault.faults.delete(DENY);
     vault.set(DENY, '{}');
     await tick();
-    expect((await exchange(tokex, { audience: 'https://w.internal' })).status).toBe(200);
+    expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(200);
   });
 });
