@@ -1,5 +1,5 @@
-import { formatDenyList, parseDenyList, sameEntry, type DeniedCaller, type DenyList } from '../shared/deny/deny-list.js';
-import { fileDenyListSource, keyVaultDenyListSource, type DenyListSource } from '../shared/deny/watcher.js';
+import { type DeniedCaller, type DenyList, formatDenyList, parseDenyList, sameEntry } from '../shared/deny/deny-list.js';
+import { type DenyListSource, fileDenyListSource, keyVaultDenyListSource } from '../shared/deny/watcher.js';
 import { ConfigError } from '../shared/errors.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
 

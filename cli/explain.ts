@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose';
 import type { Caller } from '../shared/caller/caller.js';
 import type { IssuerKeys } from '../shared/caller/issuer-keys.js';
-import { EMPTY_DENY_LIST, type DenyList } from '../shared/deny/deny-list.js';
-import { answerFor, TokexError, type Reason } from '../shared/errors.js';
+import { type DenyList, EMPTY_DENY_LIST } from '../shared/deny/deny-list.js';
+import { answerFor, type Reason, TokexError } from '../shared/errors.js';
 import { parseTokenRequest, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_JWT } from '../shared/exchange/request.js';
 import { decideToken } from '../shared/policy/decide.js';
 import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
@@ -71,10 +71,13 @@ export async function explain(input: ExplainInput): Promise<Explanation> {
     });
     for (const name of ['resource', 'audience', 'scope'] as const) if (input.request[name] !== undefined) form.set(name, input.request[name]);
     const notes = { request: () => {}, subjectToken: () => {} };
-    const request = check(trace, 'request', { actual: describeRequest(input.request) }, () => parseTokenRequest('application/x-www-form-urlencoded', form.toString(), notes));
-    const caller: Caller = 'token' in input.subject
-      ? await validator.validate(input.subject.token, { trace, verifySignature: input.keysFor !== undefined })
-      : await validator.validateClaims(input.subject.claims, { trace });
+    const request = check(trace, 'request', { actual: describeRequest(input.request) }, () =>
+      parseTokenRequest('application/x-www-form-urlencoded', form.toString(), notes),
+    );
+    const caller: Caller =
+      'token' in input.subject
+        ? await validator.validate(input.subject.token, { trace, verifySignature: input.keysFor !== undefined })
+        : await validator.validateClaims(input.subject.claims, { trace });
     const decision = decideToken(input.policy, input.denyList ?? EMPTY_DENY_LIST, caller, request, now() / 1000, trace);
     const { grant } = decision;
     return {
@@ -97,7 +100,9 @@ export async function explain(input: ExplainInput): Promise<Explanation> {
 }
 
 function describeRequest(request: ExplainRequest): string {
-  const parts = Object.entries(request).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${JSON.stringify(v)}`);
+  const parts = Object.entries(request)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k} ${JSON.stringify(v)}`);
   return parts.join(', ') || 'no target';
 }
 
@@ -110,9 +115,10 @@ export function formatExplanation(explanation: Explanation): string {
     return s.outcome !== 'FAIL' || !s.detail ? head : `${head}\n${' '.repeat(width + 8)}→ ${s.detail}`;
   });
   const a = explanation.answer;
-  const answer = a.status === 200
-    ? `answer: 200, rule ${a.rule}, ${a.grant?.kind === 'entra' ? `Entra token as identity ${a.grant.identity}` : 'minted token'} for ${a.grant?.target}, scope "${a.scopes?.join(' ')}"${a.lifetimeSeconds !== undefined ? `, lifetime ${a.lifetimeSeconds} s` : ''}`
-    : `answer: ${a.status} ${a.error}, reason ${a.reason}: ${a.detail}`;
+  const answer =
+    a.status === 200
+      ? `answer: 200, rule ${a.rule}, ${a.grant?.kind === 'entra' ? `Entra token as identity ${a.grant.identity}` : 'minted token'} for ${a.grant?.target}, scope "${a.scopes?.join(' ')}"${a.lifetimeSeconds !== undefined ? `, lifetime ${a.lifetimeSeconds} s` : ''}`
+      : `answer: ${a.status} ${a.error}, reason ${a.reason}: ${a.detail}`;
   const note = explanation.signatureChecked ? '' : '\n(signature not checked: give --jwks FILE|URL to check it)';
   return `${lines.join('\n')}\n${answer}${note}`;
 }

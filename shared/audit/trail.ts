@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Caller } from '../caller/caller.js';
-import { TokexError, type Endpoint } from '../errors.js';
+import { type Endpoint, TokexError } from '../errors.js';
 import { errorResult, type HttpResult } from '../http-result.js';
 import { log } from '../log.js';
 import type { Trace } from '../trace.js';
 import type { Auditor } from './auditor.js';
-import { callerSummary, tokenFingerprint, type AuditEvent, type AuditRecord } from './record.js';
+import { type AuditEvent, type AuditRecord, callerSummary, tokenFingerprint } from './record.js';
 
 const EVENTS: Record<Endpoint, AuditEvent> = { token: 'token.exchange', credentials: 'credential.read' };
 
@@ -64,7 +64,13 @@ export class AuditTrail implements Trace {
   fail(err: unknown): TokexError {
     const failure = err instanceof TokexError ? err : new TokexError('internal_error', `unexpected ${(err as Error)?.name ?? 'error'}`, { cause: err });
     if (failure.reason === 'internal_error') {
-      const at = err instanceof Error ? err.stack?.split('\n').find((line) => line.trimStart().startsWith('at '))?.trim() : undefined;
+      const at =
+        err instanceof Error
+          ? err.stack
+              ?.split('\n')
+              .find((line) => line.trimStart().startsWith('at '))
+              ?.trim()
+          : undefined;
       log.error(`${this.record.event} failed`, { correlationId: this.record.correlationId, error: (err as Error)?.name ?? typeof err, ...(at && { at }) });
     }
     this.record.reason = failure.reason;

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ConfigError, TokexError } from '../errors.js';
 import { log } from '../log.js';
-import { EMPTY_DENY_LIST, parseDenyList, type DenyList } from './deny-list.js';
+import { type DenyList, EMPTY_DENY_LIST, parseDenyList } from './deny-list.js';
 
 /** How often the deny-list is read again: a deny takes effect within this (plus one read). */
 export const DENY_LIST_REFRESH_MS = 30_000;

@@ -1,9 +1,9 @@
 import type { Caller } from '../caller/caller.js';
 import { isoSeconds } from '../caller/claims.js';
-import { whyCallerDenied, type DenyList } from '../deny/deny-list.js';
+import { type DenyList, whyCallerDenied } from '../deny/deny-list.js';
 import { quote, TokexError } from '../errors.js';
 import { check, type Trace } from '../trace.js';
-import { rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails, type TokenGrant } from './match.js';
+import { rulesFor, scopesFor, secretGrantFor, type TokenGrant, tokenGrantFor, whyRuleFails } from './match.js';
 import type { Grant, Policy, Rule } from './policy.js';
 
 /** What POST /token issues for a validated caller: the server and `tokex policy explain` both call decideToken. */
@@ -41,7 +41,10 @@ export function decideToken(
     const found = tokenGrantFor(rules, request.target);
     if (!found) {
       const targets = [...new Set(rules.flatMap((r) => r.grants.flatMap((g) => (g.kind === 'secrets' ? [] : [g.target]))))];
-      throw new TokexError('target_not_allowed', `target ${quote(request.target)} is not granted by rule ${rules.map((r) => r.name).join(', ')} (grants ${targets.join(' ') || 'no tokens'})`);
+      throw new TokexError(
+        'target_not_allowed',
+        `target ${quote(request.target)} is not granted by rule ${rules.map((r) => r.name).join(', ')} (grants ${targets.join(' ') || 'no tokens'})`,
+      );
     }
     return found;
   });
@@ -49,18 +52,24 @@ export function decideToken(
     if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
   });
   const allowed = match.grant.kind === 'entra' ? `${match.grant.target.replace(/\/+$/, '')}/.default` : match.grant.scopes.join(' ');
-  const scopes = check(trace, 'scope', { actual: request.scopes === undefined ? 'none requested' : quote(request.scopes.join(' ')), expected: `within ${allowed}` }, () => {
-    const granted = scopesFor(match.grant, request.scopes);
-    if (!granted) {
-      const refused = (request.scopes ?? []).find((s) => !(scopesFor(match.grant, [s]) ?? []).includes(s)) ?? request.scopes?.join(' ');
-      throw new TokexError('scope_not_allowed', `scope ${quote(refused)} not granted for ${match.grant.target} (rule ${match.rule.name} allows ${allowed})`);
-    }
-    return granted;
-  });
+  const scopes = check(
+    trace,
+    'scope',
+    { actual: request.scopes === undefined ? 'none requested' : quote(request.scopes.join(' ')), expected: `within ${allowed}` },
+    () => {
+      const granted = scopesFor(match.grant, request.scopes);
+      if (!granted) {
+        const refused = (request.scopes ?? []).find((s) => !(scopesFor(match.grant, [s]) ?? []).includes(s)) ?? request.scopes?.join(' ');
+        throw new TokexError('scope_not_allowed', `scope ${quote(refused)} not granted for ${match.grant.target} (rule ${match.rule.name} allows ${allowed})`);
+      }
+      return granted;
+    },
+  );
   const exp = caller.claims.exp as number;
   const lifetimeSeconds = check(trace, 'lifetime', { actual: `exp ${isoSeconds(exp)}`, expected: 'after now' }, () => {
     // Inside the clock tolerance a token is still valid, but nothing is granted past its exp.
-    if (exp <= nowSeconds) throw new TokexError('expired', `exp ${isoSeconds(exp)} is ${Math.round(nowSeconds - exp)} s in the past (no grant past the subject token's exp)`);
+    if (exp <= nowSeconds)
+      throw new TokexError('expired', `exp ${isoSeconds(exp)} is ${Math.round(nowSeconds - exp)} s in the past (no grant past the subject token's exp)`);
     const cap = Math.floor(exp - nowSeconds);
     return match.grant.kind === 'minted' ? Math.min(match.grant.lifetimeSeconds, cap) : cap;
   });
@@ -83,10 +92,15 @@ export function decideSecret(policy: Policy, denyList: DenyList, caller: Caller,
 
 /** The deny-list, then every rule in file order: the rules that hold, or `no_rule` saying why each does not. */
 function holdingRules(policy: Policy, denyList: DenyList, caller: Caller, trace: Trace | undefined): Rule[] {
-  check(trace, 'deny-list', { actual: `${caller.issuerName} ${caller.objectId ? `oid ${quote(caller.objectId)}` : `sub ${quote(caller.subject)}`}`, expected: 'not on the deny-list' }, () => {
-    const why = whyCallerDenied(denyList, caller);
-    if (why) throw new TokexError('caller_denied', why);
-  });
+  check(
+    trace,
+    'deny-list',
+    { actual: `${caller.issuerName} ${caller.objectId ? `oid ${quote(caller.objectId)}` : `sub ${quote(caller.subject)}`}`, expected: 'not on the deny-list' },
+    () => {
+      const why = whyCallerDenied(denyList, caller);
+      if (why) throw new TokexError('caller_denied', why);
+    },
+  );
   const reasons: string[] = [];
   for (const rule of policy.rules) {
     const why = whyRuleFails(rule, caller.issuerName, caller.claims);
@@ -97,7 +111,10 @@ function holdingRules(policy: Policy, denyList: DenyList, caller: Caller, trace:
   return check(trace, 'rules', { actual: `${rules.length} hold`, expected: 'at least one' }, () => {
     if (rules.length === 0) {
       const all = reasons.join('; ');
-      throw new TokexError('no_rule', `caller matches no rule (${all.length > MAX_RULE_REASONS ? `${all.slice(0, MAX_RULE_REASONS - 1)}…` : all || 'the policy has no rules'})`);
+      throw new TokexError(
+        'no_rule',
+        `caller matches no rule (${all.length > MAX_RULE_REASONS ? `${all.slice(0, MAX_RULE_REASONS - 1)}…` : all || 'the policy has no rules'})`,
+      );
     }
     return rules;
   });

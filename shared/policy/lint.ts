@@ -27,10 +27,14 @@ export function policyWarnings(policy: Policy, locate: Locate): PolicyProblem[] 
       if (grant.kind === 'entra') {
         usedIdentities.add(grant.identity);
         if (/\/\.default\/*$/.test(grant.target)) {
-          warn([...gat, 'entra'], `"${grant.target}" ends in /.default: give the resource; the scope issued is <resource>/.default (here ${grant.target.replace(/\/+$/, '')}/.default)`);
+          warn(
+            [...gat, 'entra'],
+            `"${grant.target}" ends in /.default: give the resource; the scope issued is <resource>/.default (here ${grant.target.replace(/\/+$/, '')}/.default)`,
+          );
         }
       } else if (grant.kind === 'minted') {
-        if (grant.lifetimeSeconds > LIFETIME_WARNING_SECONDS) warn([...gat, 'lifetime'], `lifetime ${grant.lifetimeSeconds} s is over 1 h: a leaked token stays useful that long`);
+        if (grant.lifetimeSeconds > LIFETIME_WARNING_SECONDS)
+          warn([...gat, 'lifetime'], `lifetime ${grant.lifetimeSeconds} s is over 1 h: a leaked token stays useful that long`);
       } else {
         grant.patterns.forEach((pattern, p) => {
           if (/^\*+$/.test(pattern)) warn([...gat, 'secrets', p], `"${pattern}" alone allows every secret in the vault`);

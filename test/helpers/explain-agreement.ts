@@ -1,12 +1,12 @@
 import { expect } from 'vitest';
 import { explain } from '../../cli/explain.js';
+import { devIssuerConfig } from '../../local/dev-issuer.js';
 import { fetchJson } from '../../shared/caller/fetch-json.js';
-import { staticIssuerKeys, type IssuerKeys } from '../../shared/caller/issuer-keys.js';
+import { type IssuerKeys, staticIssuerKeys } from '../../shared/caller/issuer-keys.js';
 import type { Reason } from '../../shared/errors.js';
 import { loadPolicyFile } from '../../shared/policy/load.js';
 import type { IssuerConfig, Policy } from '../../shared/policy/policy.js';
-import { devIssuerConfig } from '../../local/dev-issuer.js';
-import { ACCESS_TOKEN_TYPE, JWT_TYPE, TOKEN_EXCHANGE, type LocalTokex } from './local-host.js';
+import { ACCESS_TOKEN_TYPE, JWT_TYPE, type LocalTokex, TOKEN_EXCHANGE } from './local-host.js';
 
 /** Parameters `tokex policy explain` takes; a request with any other is not one explain can restate. */
 const EXPLAINABLE = new Set(['grant_type', 'subject_token', 'subject_token_type', 'resource', 'audience', 'scope']);
@@ -42,11 +42,12 @@ export async function checkExplainAgreement(tokex: LocalTokex): Promise<{ compar
   tokex.exchange = async (params, init = {}) => {
     const res = await exchange(params, init);
     const single = (name: string) => (typeof params[name] === 'string' ? (params[name] as string) : undefined);
-    const explainable = (init.contentType === undefined || init.contentType === 'application/x-www-form-urlencoded')
-      && Object.entries(params).every(([k, v]) => EXPLAINABLE.has(k) && typeof v === 'string')
-      && single('grant_type') === TOKEN_EXCHANGE
-      && [JWT_TYPE, ACCESS_TOKEN_TYPE].includes(single('subject_token_type') ?? '')
-      && (single('subject_token') ?? '') !== '';
+    const explainable =
+      (init.contentType === undefined || init.contentType === 'application/x-www-form-urlencoded') &&
+      Object.entries(params).every(([k, v]) => EXPLAINABLE.has(k) && typeof v === 'string') &&
+      single('grant_type') === TOKEN_EXCHANGE &&
+      [JWT_TYPE, ACCESS_TOKEN_TYPE].includes(single('subject_token_type') ?? '') &&
+      (single('subject_token') ?? '') !== '';
     if (!explainable) return res;
     const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
     if (OUTSIDE_THE_DECISION.has(record.reason)) return res;

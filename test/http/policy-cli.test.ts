@@ -11,13 +11,19 @@ import { CLI } from '../helpers/local-host.js';
 
 let dir: string;
 const run = (...args: string[]) => {
-  const out = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, PORT: '7071', TOKEX_LOCAL_DIR: join(dir, '.local') } });
+  const out = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, PORT: '7071', TOKEX_LOCAL_DIR: join(dir, '.local') },
+  });
   return { code: out.status, stdout: out.stdout, stderr: out.stderr };
 };
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tokex-cli-'));
-  writeFileSync(join(dir, 'policy.yaml'), `rules:
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    `rules:
   - name: dev-callers
     when: { issuer: dev, claims: { roles: Jobs.Train } }
     grant:
@@ -25,7 +31,8 @@ beforeAll(() => {
         scopes: [jobs.read, jobs.submit]
         lifetime: 15m
       - secrets: ["*"]
-`);
+`,
+  );
 });
 
 describe('tokex policy', () => {
@@ -34,20 +41,44 @@ describe('tokex policy', () => {
     const granted = run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--scope', 'jobs.read');
     expect(granted.code).toBe(0);
     expect(granted.stdout).toContain('answer: 200, rule dev-callers, minted token for https://workspace.internal, scope "jobs.read", lifetime 900 s');
-    const refused = run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--scope', 'jobs.admin', '--output', 'json');
+    const refused = run(
+      'policy',
+      'explain',
+      'policy.yaml',
+      '--token',
+      token,
+      '--audience',
+      'https://workspace.internal',
+      '--scope',
+      'jobs.admin',
+      '--output',
+      'json',
+    );
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout).answer).toEqual({
-      status: 400, error: 'invalid_scope', reason: 'scope_not_allowed',
+      status: 400,
+      error: 'invalid_scope',
+      reason: 'scope_not_allowed',
       detail: 'scope "jobs.admin" not granted for https://workspace.internal (rule dev-callers allows jobs.read jobs.submit)',
     });
-    const claims = run('policy', 'explain', 'policy.yaml', '--claims', '{"iss":"http://localhost:7071/dev","aud":"api://x","sub":"s","exp":4102444800}', '--audience', 'https://workspace.internal');
+    const claims = run(
+      'policy',
+      'explain',
+      'policy.yaml',
+      '--claims',
+      '{"iss":"http://localhost:7071/dev","aud":"api://x","sub":"s","exp":4102444800}',
+      '--audience',
+      'https://workspace.internal',
+    );
     expect(claims.code).toBe(1);
     expect(claims.stdout).toContain('FAIL  aud');
     expect(claims.stdout).toContain('answer: 400 invalid_request, reason wrong_audience: aud "api://x" is not one of api://tokex');
   });
 
   it('test: exit 1 with a diff on a mismatch', () => {
-    writeFileSync(join(dir, 'cases.yaml'), `cases:
+    writeFileSync(
+      join(dir, 'cases.yaml'),
+      `cases:
   - name: trainers get jobs.submit
     claims: { iss: "http://localhost:7071/dev", aud: api://tokex, sub: job-1, roles: [Jobs.Train], exp: +1h }
     request: { audience: https://workspace.internal, scope: jobs.submit }
@@ -56,7 +87,8 @@ describe('tokex policy', () => {
     claims: { iss: "http://localhost:7071/dev", aud: api://tokex, sub: job-1, roles: [Jobs.Read], exp: +1h }
     request: { audience: https://workspace.internal }
     expect: { outcome: granted }
-`);
+`,
+    );
     const result = run('policy', 'test', 'policy.yaml', 'cases.yaml');
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('PASS  trainers get jobs.submit\nFAIL  readers get nothing\n      outcome: expected "granted", got "denied"');
@@ -76,7 +108,11 @@ describe('tokex deny (file)', () => {
     writeFileSync(join(dir, 'deny.json'), '{}');
     expect(run('deny', 'add', '--list', 'deny.json', '--caller', 'dev', '--sub', 'job-1').code).toBe(0);
     expect(run('deny', 'add', '--list', 'deny.json', '--rule', 'dev-callers').code).toBe(0);
-    expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8'))).toEqual({ callers: [{ issuer: 'dev', sub: 'job-1' }], issuers: [], rules: ['dev-callers'] });
+    expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8'))).toEqual({
+      callers: [{ issuer: 'dev', sub: 'job-1' }],
+      issuers: [],
+      rules: ['dev-callers'],
+    });
     expect(run('deny', 'list', '--list', 'deny.json').stdout).toBe('deny.json:\n  rule dev-callers\n  caller dev sub job-1\n');
     run('deny', 'remove', '--list', 'deny.json', '--rule', 'dev-callers');
     expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8')).rules).toEqual([]);

@@ -72,8 +72,7 @@ async function start(): Promise<Started> {
 
 const exchange = async (core: InProcessTokex, target: Record<string, string>, sub = 'job-1') =>
   core.exchange(exchangeForm(await idp.token({ sub, aud: 'api://tokex' }), target));
-const credential = async (core: InProcessTokex, sub = 'job-1') =>
-  core.credential('storage-key', `Bearer ${await idp.token({ sub, aud: 'api://tokex' })}`);
+const credential = async (core: InProcessTokex, sub = 'job-1') => core.credential('storage-key', `Bearer ${await idp.token({ sub, aud: 'api://tokex' })}`);
 
 describe('TOKEX_DENY_LIST in Key Vault', () => {
   it('with no deny-list to read, startup fails naming the setting', async () => {
@@ -100,7 +99,12 @@ describe('TOKEX_DENY_LIST in Key Vault', () => {
 
     const minted = await exchange(core, { audience: 'https://w.internal' });
     expect(minted).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    expect(core.auditRecords().at(-1)).toMatchObject({ outcome: 'denied', reason: 'caller_denied', detail: 'caller idp sub "job-1" is on the deny-list', caller: { subject: 'job-1' } });
+    expect(core.auditRecords().at(-1)).toMatchObject({
+      outcome: 'denied',
+      reason: 'caller_denied',
+      detail: 'caller idp sub "job-1" is on the deny-list',
+      caller: { subject: 'job-1' },
+    });
     const entra = await exchange(core, { resource: 'https://ml.azure.com' });
     expect(entra.status).toBe(400);
     expect(JSON.stringify(entra.body)).not.toContain('access_token');

@@ -3,7 +3,7 @@
  * parameter for a malformed request, never the claim or rule for a refused token.
  */
 import { describe, expect, it } from 'vitest';
-import { answerFor, quote, REASONS, TokexError, type Reason } from '../../shared/errors.js';
+import { answerFor, quote, REASONS, type Reason, type TokexError } from '../../shared/errors.js';
 import { parseTokenRequest } from '../../shared/exchange/request.js';
 import { errorResult } from '../../shared/http-result.js';
 
@@ -23,9 +23,14 @@ function told(body: string, contentType = 'application/x-www-form-urlencoded'): 
   throw new Error('parsed');
 }
 
-const form = (params: Record<string, string>) => new URLSearchParams({
-  grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'a.b.c', subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'x', ...params,
-}).toString();
+const form = (params: Record<string, string>) =>
+  new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: 'a.b.c',
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    audience: 'x',
+    ...params,
+  }).toString();
 
 describe('the error table', () => {
   it('every reason answers on both endpoints; /credentials uses 401 with a challenge for token problems, 403 for policy', () => {
@@ -45,21 +50,27 @@ describe('the error table', () => {
 
   it('a malformed request is told which parameter, with the correlation id', () => {
     expect(told(form({}), 'application/json')).toEqual({
-      status: 400, error: 'invalid_request',
+      status: 400,
+      error: 'invalid_request',
       description: `Content-Type must be application/x-www-form-urlencoded (got "application/json"). (correlation id ${CID})`,
     });
     expect(told(form({ subject_token: '' })).description).toBe(`subject_token is missing. (correlation id ${CID})`);
     expect(told(form({ resource: 'https://r' })).description).toBe(`resource and audience are both given. (correlation id ${CID})`);
     expect(told(`${form({})}&scope=a&scope=b`).description).toBe(`scope is repeated. (correlation id ${CID})`);
-    expect(told(form({ grant_type: 'password' }))).toMatchObject({ error: 'unsupported_grant_type', description: expect.stringMatching(/^grant_type must be urn:ietf:params:oauth:grant-type:token-exchange \(got "password"\)/) });
+    expect(told(form({ grant_type: 'password' }))).toMatchObject({
+      error: 'unsupported_grant_type',
+      description: expect.stringMatching(/^grant_type must be urn:ietf:params:oauth:grant-type:token-exchange \(got "password"\)/),
+    });
   });
 
   it('a refused token or policy is told nothing but the generic message and the correlation id', () => {
     const detail = 'aud "api://x" is not one of api://tokex';
-    expect((errorResult('token', 'wrong_audience', CID, { detail }).body as { error_description: string }).error_description)
-      .toBe(`The subject token is not acceptable. (correlation id ${CID})`);
-    expect((errorResult('token', 'scope_not_allowed', CID, { detail: 'scope "a" …' }).body as { error_description: string }).error_description)
-      .toBe(`A requested scope is not available for this target. (correlation id ${CID})`);
+    expect((errorResult('token', 'wrong_audience', CID, { detail }).body as { error_description: string }).error_description).toBe(
+      `The subject token is not acceptable. (correlation id ${CID})`,
+    );
+    expect((errorResult('token', 'scope_not_allowed', CID, { detail: 'scope "a" …' }).body as { error_description: string }).error_description).toBe(
+      `A requested scope is not available for this target. (correlation id ${CID})`,
+    );
   });
 
   it('quote() JSON-escapes and cuts values to 200 characters', () => {

@@ -6,12 +6,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { explain, formatExplanation } from '../../cli/explain.js';
 import { checkPolicy, jwksKeys, testPolicy } from '../../cli/policy-commands.js';
 import { policyJsonSchema } from '../../shared/policy/json-schema.js';
-import { parsePolicy, type PolicyLoadOptions } from '../../shared/policy/load.js';
+import { type PolicyLoadOptions, parsePolicy } from '../../shared/policy/load.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -53,13 +53,37 @@ const WORKSPACE = { audience: 'https://workspace.internal' };
 describe('policy explain', () => {
   it('grants: every step PASS, the signature SKIP without keys, then the exact answer', async () => {
     const result = await explain({ policy: policy(), subject: { token: await trainer() }, request: { ...WORKSPACE, scope: 'jobs.read' } });
-    expect(result.answer).toEqual({ status: 200, reason: 'ok', rule: 'dev-callers', grant: { kind: 'minted', target: 'https://workspace.internal' }, scopes: ['jobs.read'], lifetimeSeconds: 900 });
+    expect(result.answer).toEqual({
+      status: 200,
+      reason: 'ok',
+      rule: 'dev-callers',
+      grant: { kind: 'minted', target: 'https://workspace.internal' },
+      scopes: ['jobs.read'],
+      lifetimeSeconds: 900,
+    });
     expect(result.steps.map((s) => `${s.outcome} ${s.check}`)).toEqual([
-      'PASS request', 'PASS format', 'PASS header', 'PASS payload', 'PASS issuer', 'PASS alg', 'PASS typ', 'SKIP signature',
-      'PASS time', 'PASS aud', 'PASS subject', 'PASS deny-list', 'PASS rule dev-callers', 'PASS rules', 'PASS target',
-      'PASS rule not denied', 'PASS scope', 'PASS lifetime',
+      'PASS request',
+      'PASS format',
+      'PASS header',
+      'PASS payload',
+      'PASS issuer',
+      'PASS alg',
+      'PASS typ',
+      'SKIP signature',
+      'PASS time',
+      'PASS aud',
+      'PASS subject',
+      'PASS deny-list',
+      'PASS rule dev-callers',
+      'PASS rules',
+      'PASS target',
+      'PASS rule not denied',
+      'PASS scope',
+      'PASS lifetime',
     ]);
-    expect(formatExplanation(result)).toMatch(/answer: 200, rule dev-callers, minted token for https:\/\/workspace.internal, scope "jobs.read", lifetime 900 s\n\(signature not checked/);
+    expect(formatExplanation(result)).toMatch(
+      /answer: 200, rule dev-callers, minted token for https:\/\/workspace.internal, scope "jobs.read", lifetime 900 s\n\(signature not checked/,
+    );
   });
 
   it('an expired token: FAIL at time, with the date, how long ago and the tolerance', async () => {
@@ -74,11 +98,24 @@ describe('policy explain', () => {
     expect(wrongAud.answer).toMatchObject({ reason: 'wrong_audience', detail: 'aud "api://x" is not one of api://tokex' });
     const claims = { iss: 'http://127.0.0.1:7072', aud: 'api://tokex', sub: 's', exp: Math.floor(Date.now() / 1000) + 60 };
     const untrusted = await explain({ policy: policy(), subject: { claims }, request: WORKSPACE });
-    expect(untrusted.answer).toMatchObject({ status: 400, reason: 'unknown_issuer', detail: 'issuer "http://127.0.0.1:7072" is not trusted (trusted: corp, partner)' });
+    expect(untrusted.answer).toMatchObject({
+      status: 400,
+      reason: 'unknown_issuer',
+      detail: 'issuer "http://127.0.0.1:7072" is not trusted (trusted: corp, partner)',
+    });
     const otherTenant = '99999999-2222-3333-4444-555555555555';
     const partner = await explain({
       policy: policy(),
-      subject: { claims: { iss: `https://login.microsoftonline.com/${otherTenant}/v2.0`, tid: otherTenant, oid: otherTenant, aud: 'api://tokex', roles: ['x'], exp: Math.floor(Date.now() / 1000) + 60 } },
+      subject: {
+        claims: {
+          iss: `https://login.microsoftonline.com/${otherTenant}/v2.0`,
+          tid: otherTenant,
+          oid: otherTenant,
+          aud: 'api://tokex',
+          roles: ['x'],
+          exp: Math.floor(Date.now() / 1000) + 60,
+        },
+      },
       request: WORKSPACE,
     });
     expect(partner.answer).toMatchObject({ reason: 'tenant_not_allowed', detail: `tenant "${otherTenant}" not in tenants of partner (${PARTNER_TENANT})` });
@@ -86,12 +123,20 @@ describe('policy explain', () => {
 
   it('a refused scope names the scope, the target, the rule and what it allows', async () => {
     const result = await explain({ policy: policy(), subject: { token: await trainer() }, request: { ...WORKSPACE, scope: 'jobs.read jobs.admin' } });
-    expect(result.answer).toMatchObject({ status: 400, error: 'invalid_scope', reason: 'scope_not_allowed', detail: 'scope "jobs.admin" not granted for https://workspace.internal (rule dev-callers allows jobs.read jobs.submit)' });
+    expect(result.answer).toMatchObject({
+      status: 400,
+      error: 'invalid_scope',
+      reason: 'scope_not_allowed',
+      detail: 'scope "jobs.admin" not granted for https://workspace.internal (rule dev-callers allows jobs.read jobs.submit)',
+    });
   });
 
   it('a caller no rule holds for: each rule with why', async () => {
     const result = await explain({ policy: policy(), subject: { token: await trainer({ roles: ['Jobs.Read'] }) }, request: WORKSPACE });
-    expect(result.answer).toMatchObject({ reason: 'no_rule', detail: 'caller matches no rule (dev-callers: claim "roles" is ["Jobs.Read"], rule wants Jobs.Train)' });
+    expect(result.answer).toMatchObject({
+      reason: 'no_rule',
+      detail: 'caller matches no rule (dev-callers: claim "roles" is ["Jobs.Read"], rule wants Jobs.Train)',
+    });
   });
 
   it('values from the token are JSON-escaped and cut to 200 characters', async () => {
@@ -194,7 +239,7 @@ describe('policy.schema.json', () => {
   const schema = JSON.parse(readFileSync(resolve(root, 'policy.schema.json'), 'utf8'));
   const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
-  it('is what the code generates from its zod schema (run `tokex policy schema > policy.schema.json`)', () => {
+  it('is what the code generates from its zod schema (`npm run schema` rewrites it)', () => {
     expect(schema).toEqual(policyJsonSchema());
   });
 
