@@ -96,7 +96,15 @@ export class CallerValidator {
     if (options.verifySignature === false || token === undefined) {
       skip(trace, 'signature', 'not checked (give --jwks to check it)');
     } else {
-      await checkAsync(trace, 'signature', { actual: `kid ${quote(header?.kid)}`, expected: `a key of ${config.name}` }, () => verifySignature(token, trusted.keys.getKey, config.algorithms));
+      await checkAsync(trace, 'signature', { actual: `kid ${quote(header?.kid)}`, expected: `a key of ${config.name}` }, async () => {
+        try {
+          await verifySignature(token, trusted.keys.getKey, config.algorithms);
+        } catch (err) {
+          // Name the key and the issuer whose keys were tried, for the audit detail.
+          if (!(err instanceof TokexError) || (err.reason !== 'unknown_key' && err.reason !== 'invalid_signature')) throw err;
+          throw new TokexError(err.reason, `${err.detail} (kid ${quote(header?.kid)}, keys of issuer ${config.name})`, { cause: err });
+        }
+      });
     }
     const caller = describeCaller(config.name, claims);
     trace?.caller?.(caller);

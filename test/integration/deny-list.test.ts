@@ -3,10 +3,13 @@
  * startup (none: no start), re-read on the 30 s schedule (driven here, not waited for), edited by
  * `tokex deny`'s code through the same client, and a read failure keeps the last good copy.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { editDenyList } from '../../cli/deny-commands.js';
-import { keyVaultDenyListSource, type Schedule } from '../../shared/deny/watcher.js';
+import { fileDenyListSource, keyVaultDenyListSource, type Schedule } from '../../shared/deny/watcher.js';
 import { ConfigError } from '../../shared/errors.js';
 import { KeyVaultSecretStore } from '../../shared/keyvault/key-vault-store.js';
 import { log } from '../../shared/log.js';
@@ -139,6 +142,35 @@ describe('TOKEX_DENY_LIST in Key Vault', () => {
     vault.faults.delete(DENY);
     vault.set(DENY, '{}');
     await tick();
+    expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(200);
+  });
+});
+
+describe('TOKEX_DENY_LIST as a file', () => {
+  it('works the same: denied after the refresh, lifted after the next', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tokex-deny-file-')), 'deny.json');
+    writeFileSync(file, '{}');
+    let tick: (() => Promise<void>) | undefined;
+    const core = await InProcessTokex.start(
+      policy(),
+      { TOKEX_DENY_LIST: file },
+      {
+        denyListSchedule: (t) => {
+          tick = t;
+          return () => {};
+        },
+      },
+    );
+    started.push(core);
+    expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(200);
+    await editDenyList(fileDenyListSource(file), 'add', { issuer: 'idp' });
+    await tick!();
+    expect(await exchange(core, { audience: 'https://w.internal' })).toMatchObject({
+      status: 400,
+      audit: { reason: 'caller_denied', detail: 'issuer idp is on the deny-list' },
+    });
+    await editDenyList(fileDenyListSource(file), 'remove', { issuer: 'idp' });
+    await tick!();
     expect((await exchange(core, { audience: 'https://w.internal' })).status).toBe(200);
   });
 });
