@@ -1,4 +1,4 @@
-import { TokexError } from '../errors.js';
+import { quote, TokexError } from '../errors.js';
 
 export const MAX_TOKEN_BYTES = 16 * 1024;
 /** Compact JWS: three base64url segments, no padding, nothing else (RFC 8725bis "check JWT format"). */
@@ -64,7 +64,7 @@ export function decodeJsonSegment(segment: string, what: 'header' | 'payload'): 
     throw new TokexError('malformed_token', `${what} is not a JSON object`);
   }
   const duplicate = firstDuplicateKey(text);
-  if (duplicate !== undefined) throw new TokexError('malformed_token', `${what} repeats the key "${duplicate.slice(0, 40)}"`);
+  if (duplicate !== undefined) throw new TokexError('malformed_token', `${what} repeats the key ${quote(duplicate)}`);
   return value as Record<string, unknown>;
 }
 

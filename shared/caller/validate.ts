@@ -72,7 +72,8 @@ export class CallerValidator {
     const { trace } = options;
     // 2. Issuer: chosen by the unverified `iss`; from here on only that entry's rules and keys count.
     const trustedNames = this.#issuers.map((t) => t.config.name).join(', ') || 'none';
-    const trusted = check(trace, 'issuer', { actual: quote(claims.iss), expected: `one of ${trustedNames}` }, () => {
+    const trustedUrls = this.#issuers.map((t) => `${t.config.issuer} (${t.config.name})`).join(', ') || 'none';
+    const trusted = check(trace, 'issuer', { actual: quote(claims.iss), expected: `one of ${trustedUrls}` }, () => {
       if (typeof claims.iss !== 'string') throw new TokexError('missing_claim', 'no "iss" claim');
       const found = this.#resolveIssuer(claims.iss);
       if (!found) throw new TokexError('unknown_issuer', `issuer ${quote(claims.iss)} is not trusted (trusted: ${trustedNames})`);
