@@ -18,7 +18,11 @@ async function main() {
   }
   const [{ AzureDeveloperCliCredential }, { SecretClient }] = sdk;
   const credential = new AzureDeveloperCliCredential(process.env.AZURE_TENANT_ID ? { tenantId: process.env.AZURE_TENANT_ID } : {});
-  await ensureSigningKey({ client: new SecretClient(vaultUrl, credential), secretName });
+  // As in shared/azure/client-options.ts: the challenge-resource check is relaxed only for a vault on
+  // loopback, where a local fake stands in (tests); a real vault's challenge is always verified.
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(new URL(vaultUrl).hostname);
+  const client = new SecretClient(vaultUrl, credential, { disableChallengeResourceVerification: loopback });
+  await ensureSigningKey({ client, secretName });
 }
 
 main().catch((error) => {

@@ -26,6 +26,12 @@ export class FakeKeyVault {
   /** Bearer tokens the SDK presented (they came from the managed-identity fake). */
   readonly bearers = new Set<string>();
   challenges = 0;
+  /** Authenticated requests still to refuse with 403 ForbiddenByRbac, as while a role assignment propagates. */
+  forbidden = 0;
+  /** Authenticated requests answered 403 so far. */
+  refused = 0;
+  /** Writes (PUT, setSecret) per secret name. */
+  readonly writes = new Map<string, number>();
 
   private constructor(private readonly server: Server, readonly url: string) {}
 
@@ -66,8 +72,15 @@ export class FakeKeyVault {
       return;
     }
     this.bearers.add(auth.slice('Bearer '.length));
+    if (this.forbidden > 0) {
+      this.forbidden--;
+      this.refused++;
+      // What Key Vault answers a caller whose role assignment has not reached it yet.
+      return this.json(res, 403, { error: { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } } });
+    }
     const [, collection, name, third] = url.pathname.replace(/\/+$/, '').split('/');
     if (collection !== 'secrets' || !name) return this.json(res, 400, { error: { code: 'BadParameter', message: 'unsupported' } });
+    if (req.method === 'PUT' && !third) return this.put(req, res, name);
     const fault = this.faults.get(name) ?? 'ok';
     if (third !== 'versions') this.reads.set(name, (this.reads.get(name) ?? 0) + 1);
     if (fault === 'hang') return;
@@ -81,6 +94,24 @@ export class FakeKeyVault {
     const chosen = third ? versions.find((v) => v.version === third) : [...versions].reverse().find((v) => v.enabled);
     if (!chosen) return this.json(res, 404, { error: { code: 'SecretNotFound', message: 'no such version' } });
     this.json(res, 200, this.bundle(name, chosen, true));
+  }
+
+  /** setSecret: `PUT /secrets/{name}` with `{ value, contentType?, attributes? }` adds a version. */
+  private put(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, name: string): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body: { value?: unknown; contentType?: unknown };
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+      } catch {
+        return this.json(res, 400, { error: { code: 'BadParameter', message: 'body is not JSON' } });
+      }
+      if (typeof body.value !== 'string') return this.json(res, 400, { error: { code: 'BadParameter', message: 'value is required' } });
+      this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
+      const version = this.set(name, body.value, typeof body.contentType === 'string' ? { contentType: body.contentType } : {});
+      this.json(res, 200, this.bundle(name, this.secrets.get(name)!.find((v) => v.version === version)!, true));
+    });
   }
 
   private bundle(name: string, v: Version, withValue: boolean): Record<string, unknown> {
