@@ -3,6 +3,7 @@
  * Compiles and lints infra/main.bicep with the real Bicep CLI, failing on any error or warning.
  *
  *   node scripts/bicep.mjs restore              fetch the CLI into .cache/bicep/ (CI does this first)
+ *   (TOKEX_BICEP_CACHE=DIR uses another cache folder)
  *   node scripts/bicep.mjs [--out FILE] [FILE]  restore if needed, then `bicep lint` and `bicep build`
  *
  * The CLI comes from NuGet (package Azure.Bicep.CommandLine.<rid>) through `dotnet restore` of a
@@ -20,7 +21,8 @@ import { parseArgs } from 'node:util';
 
 export const BICEP_VERSION = '0.49.2';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cacheDir = join(root, '.cache', 'bicep');
+// TOKEX_BICEP_CACHE moves the cache (tests use it to show what a failed restore says).
+const cacheDir = process.env.TOKEX_BICEP_CACHE ? resolve(process.env.TOKEX_BICEP_CACHE) : join(root, '.cache', 'bicep');
 
 /** The NuGet runtime identifier of this machine (the package exists per platform). */
 function runtimeId() {
