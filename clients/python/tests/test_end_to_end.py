@@ -113,6 +113,19 @@ def test_tokex_unreachable_is_a_retryable_network_error(endpoints):
     assert (raised.value.oauth_error, raised.value.refused) == ("network_error", False)
 
 
+def test_tokex_not_answering_is_a_network_error_after_the_timeout(endpoints):
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        endpoint = "http://127.0.0.1:%d" % silent.getsockname()[1]
+        credential = TokexCredential(endpoint, scope=endpoints.scope, caller_credential=Counting(), timeout=1)
+        with pytest.raises(TokexAuthenticationError) as raised:
+            credential.get_token("https://workspace.internal/.default")
+    assert (raised.value.oauth_error, raised.value.refused) == ("network_error", False)
+
+
 def test_the_async_twin_with_the_async_secret_client(endpoints):
     async def main():
         async with tokex.aio.TokexCredential(endpoints.tokex, scope=endpoints.scope) as credential:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
 from tokex import TokexAuthenticationError, TokexCredential, target_of
@@ -31,7 +32,7 @@ def test_maps_azure_sdk_scopes_to_a_tokex_target():
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["http://tokex.example", "ftp://127.0.0.1", "tokex.example", "https://user:pw@tokex.example", "https://tokex.example/?x=1", "http://127.0.0.1.example"],
+    ["http://tokex.example", "ftp://127.0.0.1", "tokex.example", "https://user:pw@tokex.example", "https://tokex.example/?x=1", "http://127.0.0.1.example", "https://tokex.example/api"],
 )
 def test_endpoint_is_https_except_on_loopback(endpoint):
     with pytest.raises(ValueError, match="endpoint"):
@@ -41,6 +42,23 @@ def test_endpoint_is_https_except_on_loopback(endpoint):
 @pytest.mark.parametrize("endpoint", ["https://tokex.example", "http://127.0.0.1:7071", "http://localhost:7071/", "http://[::1]:7071"])
 def test_accepts_https_and_loopback_http(endpoint):
     TokexCredential(endpoint, scope="api://tokex/.default", caller_credential=NeverCalled()).close()
+
+
+class Returns:
+    def __init__(self, value):
+        self.value = value
+
+    def get_token(self, *scopes, **kwargs):
+        return self.value
+
+
+@pytest.mark.parametrize("returned", [None, AccessToken("", 0)])
+def test_no_token_from_the_caller_credential_is_caller_token_unavailable(returned):
+    credential = TokexCredential("https://tokex.example", scope="api://tokex/.default", caller_credential=Returns(returned))
+    with pytest.raises(TokexAuthenticationError) as raised:
+        credential.get_token("https://ml.azure.com/.default")
+    assert (raised.value.oauth_error, raised.value.refused) == ("caller_token_unavailable", False)
+    assert "api://tokex/.default" in raised.value.message
 
 
 def test_scope_is_required():

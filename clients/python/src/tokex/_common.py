@@ -7,6 +7,8 @@ from ._errors import TokexAuthenticationError
 from ._exchange import DEFAULT_TIMEOUT_SECONDS, ExchangeResult, check_endpoint
 from ._target import target_of
 
+#: Per exchange, connecting and reading each.
+DEFAULT_TIMEOUT = DEFAULT_TIMEOUT_SECONDS
 #: Reuse an exchanged token until this long before it expires (half its life, for short ones).
 REFRESH_BEFORE_EXPIRY_SECONDS = 300
 
@@ -68,6 +70,14 @@ def request_for(config: Settings, scopes: Tuple[str, ...]) -> Request:
     return Request((resource, target.scope or ""), resource, target.scope)
 
 
+def subject_token(config: Settings, token: Any) -> str:
+    """The caller's own token out of what its credential returned."""
+    value = getattr(token, "token", None)
+    if not isinstance(value, str) or not value:
+        raise TokexAuthenticationError("caller_token_unavailable", description=f"no token for {config.scope}", refused=False)
+    return value
+
+
 class Entry(NamedTuple):
     token: str
     expires_on: int
@@ -83,5 +93,3 @@ def entry_for(result: ExchangeResult) -> Entry:
 def fresh(entry: Optional[Entry]) -> bool:
     return entry is not None and entry.refresh_on > time.time()
 
-
-DEFAULT_TIMEOUT = DEFAULT_TIMEOUT_SECONDS

@@ -1,6 +1,7 @@
 """TokexCredential: an azure-core TokenCredential whose tokens come from tokex."""
 
 import threading
+import time
 from typing import Any, Dict, Optional, Tuple
 
 from azure.core import PipelineClient
@@ -10,7 +11,7 @@ from azure.core.pipeline.policies import UserAgentPolicy
 
 from . import _common
 from ._errors import TokexAuthenticationError
-from ._exchange import network_error, now, read_answer, token_request
+from ._exchange import network_error, read_answer, token_request
 
 try:  # azure-core >= 1.31 (the SupportsTokenInfo protocol); Debian's 1.26 predates it.
     from azure.core.credentials import AccessTokenInfo
@@ -105,9 +106,9 @@ class TokexCredential:
             return self._locks.setdefault(key, threading.Lock())
 
     def _exchange(self, request: _common.Request):  # type: ignore[no-untyped-def]
-        subject = self._caller.get_token(self._settings.scope)
-        http = token_request(self._settings.endpoint, subject.token, request.resource, request.scope)
-        started = now()
+        subject = _common.subject_token(self._settings, self._caller.get_token(self._settings.scope))
+        http = token_request(self._settings.endpoint, subject, request.resource, request.scope)
+        started = time.time()
         timeout = self._settings.timeout
         try:
             response = self._client.send_request(http, connection_timeout=timeout, read_timeout=timeout)

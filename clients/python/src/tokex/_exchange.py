@@ -4,7 +4,6 @@ the answer (mirrors client/exchange.ts). The sync and async credentials differ o
 
 import ipaddress
 import json
-import time
 from typing import Any, Mapping, NamedTuple, Optional
 from urllib.parse import urlsplit
 
@@ -44,9 +43,10 @@ def check_endpoint(endpoint: str) -> str:
         pass
     else:
         raise ValueError('TokexCredential: "endpoint" must be an https URL (http only on loopback)')
-    if url.query or url.fragment or url.username or url.password:
-        raise ValueError('TokexCredential: "endpoint" must be a base URL, without credentials, query or fragment')
-    return endpoint.rstrip("/")
+    if url.path not in ("", "/") or url.query or url.fragment or url.username or url.password:
+        # tokex's routes have no prefix: /token sits at the root, as the TypeScript client assumes.
+        raise ValueError('TokexCredential: "endpoint" must be tokex\'s base URL: scheme, host and port only')
+    return f"{url.scheme}://{url.netloc}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -109,6 +109,3 @@ def _retry_after(value: Optional[str]) -> Optional[float]:
         return None
     return seconds if seconds is not None and seconds >= 0 else None
 
-
-def now() -> float:
-    return time.time()

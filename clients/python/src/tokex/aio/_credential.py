@@ -1,6 +1,7 @@
 """tokex.aio.TokexCredential: an azure-core AsyncTokenCredential whose tokens come from tokex."""
 
 import asyncio
+import time
 from typing import Any, Dict, Optional, Tuple
 
 from azure.core import AsyncPipelineClient
@@ -11,7 +12,7 @@ from azure.core.pipeline.policies import UserAgentPolicy
 
 from .. import _common
 from .._credential import USER_AGENT, AccessTokenInfo
-from .._exchange import network_error, now, read_answer, token_request
+from .._exchange import network_error, read_answer, token_request
 
 
 class TokexCredential:
@@ -64,7 +65,9 @@ class TokexCredential:
         cached = self._cache.get(request.key)
         if not force and _common.fresh(cached):
             return cached  # type: ignore[return-value]
-        lock = self._locks.setdefault(request.key, asyncio.Lock())
+        lock = self._locks.get(request.key)
+        if lock is None:
+            lock = self._locks[request.key] = asyncio.Lock()
         async with lock:
             cached = self._cache.get(request.key)
             if not force and _common.fresh(cached):
@@ -74,9 +77,9 @@ class TokexCredential:
             return entry
 
     async def _exchange(self, request: _common.Request):  # type: ignore[no-untyped-def]
-        subject = await self._caller.get_token(self._settings.scope)
-        http = token_request(self._settings.endpoint, subject.token, request.resource, request.scope)
-        started = now()
+        subject = _common.subject_token(self._settings, await self._caller.get_token(self._settings.scope))
+        http = token_request(self._settings.endpoint, subject, request.resource, request.scope)
+        started = time.time()
         timeout = self._settings.timeout
         try:
             response = await self._client.send_request(http, connection_timeout=timeout, read_timeout=timeout)
