@@ -19,7 +19,8 @@ import { LocalTokex } from '../helpers/local-host.js';
 const run = promisify(execFile);
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const PACKAGE = resolve(import.meta.dirname, '../../clients/python');
-const MI_RESOURCE_ID = '/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-training';
+const MI_RESOURCE_ID =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-training';
 
 let idp: FakeIssuer;
 /** tokex's own managed identity: what it gets downstream tokens as. */
@@ -33,7 +34,13 @@ const scratch = mkdtempSync(join(tmpdir(), 'tokex-python-'));
 const venvPython = join(scratch, 'venv', 'bin', 'python');
 
 async function python(executable: string, args: string[], env: Record<string, string> = {}, timeout = 120_000): Promise<{ code: number; out: string }> {
-  const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, PYTHONDONTWRITEBYTECODE: '1', PIP_NO_INDEX: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  const base = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: scratch,
+    PYTHONDONTWRITEBYTECODE: '1',
+    PIP_NO_INDEX: '1',
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+  };
   try {
     const { stdout, stderr } = await run(executable, args, { env: { ...base, ...env }, cwd: scratch, timeout, maxBuffer: 16 * 1024 * 1024 });
     return { code: 0, out: stdout + stderr };
@@ -45,14 +52,21 @@ async function python(executable: string, args: string[], env: Record<string, st
 
 beforeAll(async () => {
   // Fail here, loudly, when CI lacks what .ci/run installs.
-  const probe = await python(SYSTEM_PYTHON, ['-c', [
-    'import azure.core, azure.identity, azure.keyvault.secrets, aiohttp, pytest, setuptools, pip',
-    'print(f"azure-core {azure.core.__version__}, azure-identity {azure.identity.__version__}, azure-keyvault-secrets {azure.keyvault.secrets.__version__}")',
-    // Not imported: azure-ai-ml needs the pydash stand-in, which only its test puts on sys.path.
-    'from importlib.metadata import version; print(f"azure-ai-ml {version(\'azure-ai-ml\')}")',
-  ].join('\n')]);
+  const probe = await python(SYSTEM_PYTHON, [
+    '-c',
+    [
+      'import azure.core, azure.identity, azure.keyvault.secrets, aiohttp, pytest',
+      // Found, not imported: importing setuptools prints a warning about distutils.
+      'from importlib.util import find_spec; assert find_spec("setuptools") and find_spec("pip"), "setuptools and pip are needed"',
+      'print(f"azure-core {azure.core.__version__}, azure-identity {azure.identity.__version__}, azure-keyvault-secrets {azure.keyvault.secrets.__version__}")',
+      // Not imported: azure-ai-ml needs the pydash stand-in, which only its test puts on sys.path.
+      'from importlib.metadata import version; print(f"azure-ai-ml {version(\'azure-ai-ml\')}")',
+    ].join('\n'),
+  ]);
   if (probe.code !== 0) {
-    throw new Error(`${SYSTEM_PYTHON} with the Azure SDK for Python is required (apt-get install python3-azure python3-pytest python3-venv python3-pip; .ci/run does):\n${probe.out}`);
+    throw new Error(
+      `${SYSTEM_PYTHON} with the Azure SDK for Python is required (apt-get install python3-azure python3-pytest python3-venv python3-pip; .ci/run does):\n${probe.out}`,
+    );
   }
   console.log(`Azure SDK for Python: ${probe.out.trim().replace(/\n/g, ', ')}`);
 
@@ -67,7 +81,8 @@ beforeAll(async () => {
     FakeAzureMl.start(),
   ]);
   vault.set('db-password', 'from-the-vault');
-  tokex = await LocalTokex.start(`
+  tokex = await LocalTokex.start(
+    `
 issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
 identities:
   job-identity: { type: managed-identity }
@@ -79,7 +94,9 @@ rules:
       - { entra: "https://management.azure.com", identity: job-identity }
       - { entra: "https://ml.azure.com", identity: job-identity }
       - { minted: "https://workspace.internal", scopes: [jobs.read, jobs.submit], lifetime: 15m }
-`, mi.env());
+`,
+    mi.env(),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -105,17 +122,22 @@ describe('clients/python', () => {
   it('pytest: SecretClient and MLClient with TokexCredential, against tokex and the fakes', async () => {
     const tls = throwawayTls();
     const user = await idp.token({ aud: 'api://tokex', sub: 'someone', oid: 'someone', scp: 'access_as_user' });
-    const result = await python(venvPython, ['-m', 'pytest', '-v', '-p', 'no:cacheprovider', '-W', 'ignore::DeprecationWarning', join(scratch, 'tokex-python', 'tests')], {
-      TOKEX_TEST_ENDPOINT: tokex.url,
-      TOKEX_TEST_VAULT_URL: vault.url,
-      TOKEX_TEST_ML_URL: ml.url,
-      TOKEX_TEST_USER_TOKEN: user,
-      AZUREML_DEV_URL_MFE: ml.url,
-      ...callerMi.env(),
-      // The fakes' throwaway CA: requests (sync) reads REQUESTS_CA_BUNDLE, aiohttp's default context SSL_CERT_FILE.
-      REQUESTS_CA_BUNDLE: tls.caBundle,
-      SSL_CERT_FILE: tls.caBundle,
-    }, 170_000);
+    const result = await python(
+      venvPython,
+      ['-m', 'pytest', '-v', '-p', 'no:cacheprovider', '-W', 'ignore::DeprecationWarning', join(scratch, 'tokex-python', 'tests')],
+      {
+        TOKEX_TEST_ENDPOINT: tokex.url,
+        TOKEX_TEST_VAULT_URL: vault.url,
+        TOKEX_TEST_ML_URL: ml.url,
+        TOKEX_TEST_USER_TOKEN: user,
+        AZUREML_DEV_URL_MFE: ml.url,
+        ...callerMi.env(),
+        // The fakes' throwaway CA: requests (sync) reads REQUESTS_CA_BUNDLE, aiohttp's default context SSL_CERT_FILE.
+        REQUESTS_CA_BUNDLE: tls.caBundle,
+        SSL_CERT_FILE: tls.caBundle,
+      },
+      170_000,
+    );
     console.log(result.out);
     expect(result.code, result.out).toBe(0);
     // Only passes: the closing line names nothing else (skipped, xfailed, errors, warnings).

@@ -18,7 +18,10 @@ export interface MlRequest {
 export class FakeAzureMl {
   readonly requests: MlRequest[] = [];
 
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   static async start(): Promise<FakeAzureMl> {
     const tls = throwawayTls();
@@ -37,22 +40,23 @@ export class FakeAzureMl {
     const json = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
-    if (!auth?.startsWith('Bearer ')) return json(401, { error: { code: 'AuthenticationFailed', message: 'no bearer token' } });
     const endpoint = /\/workspaces\/([^/]+)\/batchEndpoints\/([^/]+)$/.exec(path);
-    if (req.method === 'GET' && endpoint) {
-      return json(200, {
+    const scoring = /^\/score\/([^/]+)\/jobs$/.exec(path);
+    if (!auth?.startsWith('Bearer ')) {
+      json(401, { error: { code: 'AuthenticationFailed', message: 'no bearer token' } });
+    } else if (req.method === 'GET' && endpoint) {
+      json(200, {
         id: path,
         name: endpoint[2],
         type: 'Microsoft.MachineLearningServices/workspaces/batchEndpoints',
         location: 'westeurope',
         properties: { authMode: 'AADToken', scoringUri: `${this.url}/score/${endpoint[2]}/jobs`, provisioningState: 'Succeeded' },
       });
+    } else if (req.method === 'POST' && scoring) {
+      json(200, { id: `${path}/job-1`, name: 'job-1', properties: { status: 'NotStarted' } });
+    } else {
+      json(404, { error: { code: 'NotFound', message: `no ${req.method} ${path} in this fake` } });
     }
-    const scoring = /^\/score\/([^/]+)\/jobs$/.exec(path);
-    if (req.method === 'POST' && scoring) {
-      return json(200, { id: `${path}/job-1`, name: 'job-1', properties: { status: 'NotStarted' } });
-    }
-    json(404, { error: { code: 'NotFound', message: `no ${req.method} ${path} in this fake` } });
   }
 
   async close(): Promise<void> {

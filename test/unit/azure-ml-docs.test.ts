@@ -13,7 +13,8 @@ const CLI_APP = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 
 const doc = readFileSync(resolve(import.meta.dirname, '../../docs/azure-ml.md'), 'utf8');
 const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
-const text = blocks.join('')
+const text = blocks
+  .join('')
   .replaceAll('<tenant-guid>', TENANT)
   .replaceAll('<client id of id-ml-runner>', '0a0a0a0a-0000-0000-0000-000000000000')
   .replaceAll('<client id>', SCHEDULER)
@@ -30,11 +31,18 @@ describe('docs/azure-ml.md', () => {
     expect(policy.rules.map((r) => r.name)).toEqual(['data-scientists', 'nightly-scheduler', 'cli-sessions', 'training-cluster']);
   });
 
-  it('each workflow\'s caller matches its own rule and no other', () => {
+  it("each workflow's caller matches its own rule and no other", () => {
     expect(rulesOf({ oid: 'someone', scp: 'access_as_user', roles: ['Jobs.Train'], azp: 'notebook-app' })).toEqual(['data-scientists']);
     expect(rulesOf({ oid: 'sp', idtyp: 'app', azp: SCHEDULER, roles: ['Jobs.Train'] })).toEqual(['nightly-scheduler']);
     expect(rulesOf({ oid: USER, scp: 'access_as_user', azp: CLI_APP })).toEqual(['cli-sessions']);
-    expect(rulesOf({ oid: TRAINING, idtyp: 'app', roles: ['Jobs.Train'], xms_mirid: '/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-training' })).toEqual(['training-cluster']);
+    expect(
+      rulesOf({
+        oid: TRAINING,
+        idtyp: 'app',
+        roles: ['Jobs.Train'],
+        xms_mirid: '/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-training',
+      }),
+    ).toEqual(['training-cluster']);
     // The managed identity's object id on a plain app token (no xms_mirid) is not the cluster.
     expect(rulesOf({ oid: TRAINING, idtyp: 'app', roles: ['Jobs.Train'] })).toEqual([]);
     const cluster = rulesFor(policy, 'corp', { oid: TRAINING, roles: ['Jobs.Train'], xms_mirid: 'x' });

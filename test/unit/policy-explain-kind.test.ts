@@ -10,17 +10,23 @@ import { CLI } from '../helpers/local-host.js';
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'tokex-explain-'));
 const policy = join(dir, 'policy.yaml');
-writeFileSync(policy, `issuers: [{ name: idp, issuer: "https://idp.example", audience: api://tokex }]
+writeFileSync(
+  policy,
+  `issuers: [{ name: idp, issuer: "https://idp.example", audience: api://tokex }]
 identities: { job-identity: { type: managed-identity } }
 rules:
   - name: jobs
     when: { issuer: idp, kind: managed-identity, claims: { roles: Jobs.Train } }
     grant: [{ entra: "https://ml.azure.com", identity: job-identity }]
-`);
+`,
+);
 
 /** An unsigned token: explain reads claims, it does not check signatures. */
 const token = (claims: Record<string, unknown>) =>
-  [{ alg: 'RS256', typ: 'JWT' }, { iss: 'https://idp.example', aud: 'api://tokex', exp: 4_000_000_000, ...claims }]
+  [
+    { alg: 'RS256', typ: 'JWT' },
+    { iss: 'https://idp.example', aud: 'api://tokex', exp: 4_000_000_000, ...claims },
+  ]
     .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
     .concat('c2lnbmF0dXJl')
     .join('.');
@@ -38,7 +44,11 @@ async function explain(claims: Record<string, unknown>): Promise<{ code: number;
 
 describe('policy explain and caller kinds', () => {
   it('a managed identity: kind shown, the rule holds', async () => {
-    const { code, out } = await explain({ sub: 'mi', roles: ['Jobs.Train'], xms_mirid: '/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x' });
+    const { code, out } = await explain({
+      sub: 'mi',
+      roles: ['Jobs.Train'],
+      xms_mirid: '/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x',
+    });
     expect(code).toBe(0);
     expect(out).toContain('token: iss "https://idp.example", sub "mi", kind managed-identity (signature not checked)');
     expect(out).toContain('rule jobs: holds');
