@@ -7,6 +7,7 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
 from tokex import TokexAuthenticationError, TokexCredential, target_of
+from tokex import _common
 from tokex._exchange import read_answer
 
 
@@ -77,6 +78,20 @@ def test_targets_outside_the_list_are_refused_without_calling_tokex():
     assert (refused.value.oauth_error, refused.value.refused, refused.value.status_code) == ("invalid_target", True, None)
     with pytest.raises(ValueError, match="at least one"):
         TokexCredential("https://tokex.example", scope="api://tokex/.default", caller_credential=NeverCalled(), targets=[])
+
+
+def test_targets_map_the_resource_an_sdk_asks_for_to_the_tokex_target():
+    config = _common.settings(
+        "https://tokex.example", "api://tokex/.default", {"https://ml.azure.com/": "https://ml-proxy.internal"}, 15
+    )
+    assert _common.request_for(config, ("https://ml.azure.com/.default",)) == (
+        ("https://ml-proxy.internal", ""),
+        "https://ml-proxy.internal",
+        None,
+    )
+    assert _common.request_for(config, ("https://ml.azure.com/jobs.read",)).scope == "jobs.read"
+    with pytest.raises(TokexAuthenticationError, match="not among this credential's targets"):
+        _common.request_for(config, ("https://vault.azure.net/.default",))
 
 
 def answer(status, body, headers=None):

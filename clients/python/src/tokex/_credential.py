@@ -11,7 +11,7 @@ from azure.core.pipeline.policies import UserAgentPolicy
 
 from . import _common
 from ._errors import TokexAuthenticationError
-from ._exchange import network_error, read_answer, token_request
+from ._exchange import ExchangeResult, network_error, read_answer, token_request
 
 try:  # azure-core >= 1.31 (the SupportsTokenInfo protocol); Debian's 1.26 predates it.
     from azure.core.credentials import AccessTokenInfo
@@ -105,7 +105,7 @@ class TokexCredential:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _exchange(self, request: _common.Request):  # type: ignore[no-untyped-def]
+    def _exchange(self, request: _common.Request) -> ExchangeResult:
         subject = _common.subject_token(self._settings, self._caller.get_token(self._settings.scope))
         http = token_request(self._settings.endpoint, subject, request.resource, request.scope)
         started = time.time()

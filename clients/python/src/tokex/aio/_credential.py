@@ -12,7 +12,7 @@ from azure.core.pipeline.policies import UserAgentPolicy
 
 from .. import _common
 from .._credential import USER_AGENT, AccessTokenInfo
-from .._exchange import network_error, read_answer, token_request
+from .._exchange import ExchangeResult, network_error, read_answer, token_request
 
 
 class TokexCredential:
@@ -76,7 +76,7 @@ class TokexCredential:
             self._cache[request.key] = entry
             return entry
 
-    async def _exchange(self, request: _common.Request):  # type: ignore[no-untyped-def]
+    async def _exchange(self, request: _common.Request) -> ExchangeResult:
         subject = _common.subject_token(self._settings, await self._caller.get_token(self._settings.scope))
         http = token_request(self._settings.endpoint, subject, request.resource, request.scope)
         started = time.time()
