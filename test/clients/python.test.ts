@@ -4,7 +4,7 @@
  * the built local host and the HTTPS fakes. Python or the SDK missing is a failure, not a skip.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -102,6 +102,7 @@ rules:
 afterAll(async () => {
   await tokex?.stop();
   await Promise.all([idp?.close(), mi?.close(), callerMi?.close(), vault?.close(), ml?.close()]);
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('clients/python', () => {
