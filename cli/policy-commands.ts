@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import { callerKind } from '../shared/caller/caller.js';
 import { decodeCompactJws } from '../shared/caller/decode.js';
 import { matchesTemplate } from '../shared/caller/entra.js';
 import { TokexError } from '../shared/errors.js';
@@ -39,7 +40,7 @@ export async function explainPolicy(
   }
   const iss = String(claims.iss);
   const issuer = policy.issuers.find((i) => i.issuer === iss) ?? policy.issuers.find((i) => matchesTemplate(i, iss));
-  const lines = [`token: iss ${JSON.stringify(claims.iss)}, sub ${JSON.stringify(claims.sub)} (signature not checked)`];
+  const lines = [`token: iss ${JSON.stringify(claims.iss)}, sub ${JSON.stringify(claims.sub)}, kind ${callerKind(claims)} (signature not checked)`];
   if (!issuer) return { text: [...lines, 'issuer: not trusted by this policy (reason unknown_issuer)'].join('\n'), ok: false };
   lines.push(`issuer: ${issuer.name}`);
   for (const rule of policy.rules) {

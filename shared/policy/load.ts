@@ -147,7 +147,8 @@ function compile(
       }
       return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map(compileGlob) };
     });
-    return { name: entry.name, issuer: entry.when.issuer, conditions, grants };
+    const kinds = entry.when.kind === undefined ? undefined : [...new Set(Array.isArray(entry.when.kind) ? entry.when.kind : [entry.when.kind])];
+    return { name: entry.name, issuer: entry.when.issuer, kinds, conditions, grants };
   });
 
   return { source: file, issuers, identities, rules };

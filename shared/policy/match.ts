@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import { callerKind } from '../caller/caller.js';
 import type { ClaimCondition, Grant, Policy, Rule } from './policy.js';
 
 export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
@@ -9,6 +10,10 @@ export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
  */
 export function whyRuleFails(rule: Rule, issuerName: string, claims: JWTPayload): string | undefined {
   if (rule.issuer !== issuerName) return `issuer is "${issuerName}", rule wants "${rule.issuer}"`;
+  if (rule.kinds !== undefined) {
+    const kind = callerKind(claims);
+    if (!rule.kinds.includes(kind)) return `caller kind is "${kind}", rule wants ${rule.kinds.map((k) => `"${k}"`).join(' or ')}`;
+  }
   for (const condition of rule.conditions) {
     if (!conditionHolds(condition, claims)) {
       return claims[condition.claim] === undefined ? `claim "${condition.claim}" is missing` : `claim "${condition.claim}" does not match`;

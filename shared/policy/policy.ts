@@ -1,3 +1,4 @@
+import type { CallerKind } from '../caller/caller.js';
 import type { IdentityEntry } from './schema.js';
 import type { Matcher } from './glob.js';
 
@@ -35,6 +36,8 @@ export type Grant =
 export interface Rule {
   readonly name: string;
   readonly issuer: string;
+  /** The caller kinds the rule admits; undefined: any. */
+  readonly kinds: readonly CallerKind[] | undefined;
   readonly conditions: readonly ClaimCondition[];
   readonly grants: readonly Grant[];
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CALLER_KINDS } from '../caller/caller.js';
 import { isAbsoluteUri, isAllowedFetchUrl } from '../url.js';
 
 /**
@@ -58,6 +59,8 @@ const ruleSchema = z.strictObject({
   name,
   when: z.strictObject({
     issuer: name,
+    /** The caller's kind as tokex derives it (shared/caller/caller.ts); a list means any of them. */
+    kind: oneOrMany(z.enum(CALLER_KINDS)).optional(),
     claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
   }),
   grant: nonEmptyList(

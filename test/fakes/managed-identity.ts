@@ -13,19 +13,29 @@ export class FakeManagedIdentity {
   readonly calls = new Map<string, number>();
   /** Every token handed out, so tests can look for them in logs. */
   readonly issued: string[] = [];
+  /** The resource each handed-out token was for. */
+  readonly issuedFor = new Map<string, string>();
   mode: FaultMode = 'ok';
   /** Lifetime of issued tokens. */
   expiresInSeconds = 3600;
   /** Delay before answering, to let concurrent requests pile up. */
   delayMs = 0;
 
-  private constructor(private readonly server: Server, readonly endpoint: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly endpoint: string,
+    private readonly issue: ((resource: string) => Promise<string>) | undefined,
+  ) {}
 
-  static async start(): Promise<FakeManagedIdentity> {
+  /**
+   * `issue` makes the tokens (default: opaque `mi-token-…` strings): a caller's managed identity
+   * asking for tokex's API gets a JWT from a fake issuer instead.
+   */
+  static async start(options: { issue?: (resource: string) => Promise<string> } = {}): Promise<FakeManagedIdentity> {
     let self: FakeManagedIdentity | undefined;
     const server = createServer((req, res) => void self!.handle(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    self = new FakeManagedIdentity(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`);
+    self = new FakeManagedIdentity(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`, options.issue);
     return self;
   }
 
@@ -59,8 +69,9 @@ export class FakeManagedIdentity {
       res.writeHead(Number(this.mode), headers).end(JSON.stringify({ error: 'fault', error_description: `injected ${this.mode}` }));
       return;
     }
-    const token = `mi-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;
+    const token = this.issue ? await this.issue(resource) : `mi-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;
     this.issued.push(token);
+    this.issuedFor.set(token, resource);
     const expiresOn = Math.floor(Date.now() / 1000) + this.expiresInSeconds;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' }));
   }

@@ -214,6 +214,32 @@ describe('policy matching', () => {
     expect(whyRuleFails(policy.rules[0]!, 'other', claims)).toBe('issuer is "other", rule wants "corp"');
   });
 
+  it('when.kind admits only callers of that kind (user, app, managed-identity), a list any of them', () => {
+    const kinds = `issuers: [{ name: corp, issuer: "https://login.microsoftonline.com/${TENANT}/v2.0", audience: api://tokex }]
+rules:
+  - { name: people, when: { issuer: corp, kind: user }, grant: [{ minted: https://w.internal, scopes: [a] }] }
+  - { name: machines, when: { issuer: corp, kind: [app, managed-identity], claims: { roles: Jobs.Train } }, grant: [{ minted: https://w.internal, scopes: [a] }] }
+  - { name: identities, when: { issuer: corp, kind: managed-identity }, grant: [{ minted: https://w.internal, scopes: [a] }] }
+`;
+    const p = load(kinds);
+    expect(p.rules.map((r) => r.kinds)).toEqual([['user'], ['app', 'managed-identity'], ['managed-identity']]);
+    const names = (c: Record<string, unknown>) => rulesFor(p, 'corp', c).map((r) => r.name);
+    const user = { oid: OID, scp: 'access_as_user' };
+    const app = { oid: OID, roles: ['Jobs.Train'], idtyp: 'app' };
+    const mi = { oid: OID, roles: ['Jobs.Train'], xms_mirid: '/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/job' };
+    expect(names(user)).toEqual(['people']);
+    expect(names({ ...user, idtyp: 'user', roles: ['Jobs.Train'] })).toEqual(['people']);
+    expect(names(app)).toEqual(['machines']);
+    expect(names(mi)).toEqual(['machines', 'identities']);
+    // idtyp: app wins over a stray scp; a delegated token carrying xms_mirid is still a user's.
+    expect(names({ ...app, scp: 'x' })).toEqual(['machines']);
+    expect(names({ ...user, xms_mirid: mi.xms_mirid })).toEqual(['people']);
+    expect(whyRuleFails(p.rules[2]!, 'corp', app)).toBe('caller kind is "app", rule wants "managed-identity"');
+    expect(whyRuleFails(p.rules[1]!, 'corp', user)).toBe('caller kind is "user", rule wants "app" or "managed-identity"');
+    expect(problems(kinds.replace('kind: user', 'kind: person'))[0]).toMatch(/^policy\.yaml:3: rules\[0\]\.when\.kind: /);
+    expect(problems(kinds.replace('kind: user', 'kind: []'))).toEqual(['policy.yaml:3: rules[0].when.kind: must not be empty']);
+  });
+
   it('the first grant in file order whose target equals the request wins', () => {
     const rules = rulesFor(policy, 'corp', claims);
     const match = tokenGrantFor(rules, 'https://workspace.internal');
