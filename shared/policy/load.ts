@@ -131,10 +131,11 @@ function compile(
     if (!issuers.some((x) => x.name === entry.when.issuer)) {
       report([...at, 'when', 'issuer'], `unknown issuer "${entry.when.issuer}" (not in issuers:)`);
     }
-    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => ({
-      claim,
-      matchers: (Array.isArray(value) ? value : [value]).map((v) => compileGlob(String(v))),
-    }));
+    const conditions = claimConditions(entry.when.claims);
+    const actor = entry.when.actor && { issuer: entry.when.actor.issuer, conditions: claimConditions(entry.when.actor.claims) };
+    if (actor && !issuers.some((x) => x.name === actor.issuer)) {
+      report([...at, 'when', 'actor', 'issuer'], `unknown issuer "${actor.issuer}" (not in issuers:)`);
+    }
     const grants: Grant[] = entry.grant.map((g, k): Grant => {
       if ('entra' in g) {
         if (!identities.has(g.identity)) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
@@ -147,10 +148,17 @@ function compile(
       }
       return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map(compileGlob) };
     });
-    return { name: entry.name, issuer: entry.when.issuer, conditions, grants };
+    return { name: entry.name, issuer: entry.when.issuer, conditions, actor, grants };
   });
 
   return { source: file, issuers, identities, rules };
+}
+
+function claimConditions(claims: Record<string, string | number | boolean | (string | number | boolean)[]> | undefined): ClaimCondition[] {
+  return Object.entries(claims ?? {}).map(([claim, value]) => ({
+    claim,
+    matchers: (Array.isArray(value) ? value : [value]).map((v) => compileGlob(String(v))),
+  }));
 }
 
 function issuerConfig(entry: IssuerEntry): IssuerConfig {

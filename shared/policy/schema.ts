@@ -59,6 +59,11 @@ const ruleSchema = z.strictObject({
   when: z.strictObject({
     issuer: name,
     claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
+    /** Delegation: the rule holds only for a request with an actor token from `issuer` whose claims hold. */
+    actor: z.strictObject({
+      issuer: name,
+      claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
+    }).optional(),
   }),
   grant: nonEmptyList(
     z.union([

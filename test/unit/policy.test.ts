@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy, PolicyError, type PolicyLoadOptions } from '../../shared/policy/load.js';
-import { rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
+import { holdingRules, rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
 import type { Policy } from '../../shared/policy/policy.js';
 
 const options: PolicyLoadOptions = { ownIssuer: 'https://tokex.example', mode: 'azure' };
@@ -240,5 +240,48 @@ describe('policy matching', () => {
     const rules = rulesFor(policy, 'corp', claims);
     expect(secretGrantFor(rules, 'storage-key')?.rule.name).toBe('training-jobs');
     expect(secretGrantFor(rules, 'db-password')).toBeUndefined();
+  });
+});
+
+describe('when.actor (delegation)', () => {
+  const text = `${base}  - name: portal
+    when:
+      issuer: corp
+      claims: { scp: "*access_as_user*" }
+      actor: { issuer: corp, claims: { roles: Portal.Act } }
+    grant:
+      - minted: https://portal.internal
+        scopes: [read]
+`;
+  const policy = load(text);
+  const portal = policy.rules[2]!;
+  const person = { tid: TENANT, oid: OID, scp: 'access_as_user' };
+  const actor = { issuerName: 'corp', claims: { tid: TENANT, oid: 'a', roles: ['Portal.Act'] } };
+
+  it('loads, and names an unknown actor issuer and unknown keys with their lines', () => {
+    expect(portal.actor).toMatchObject({ issuer: 'corp', conditions: [{ claim: 'roles' }] });
+    expect(policy.rules[0]!.actor).toBeUndefined();
+    expect(problems(text.replace('actor: { issuer: corp', 'actor: { issuer: crop'))).toEqual([
+      'policy.yaml:33: rules[2].when.actor.issuer: unknown issuer "crop" (not in issuers:)',
+    ]);
+    expect(problems(text.replace('actor: { issuer: corp,', 'actor: { issuer: corp, kind: app,'))).toEqual(['policy.yaml:33: rules[2].when.actor.kind: unknown key']);
+  });
+
+  it('a rule with actor holds only with a matching actor; one without only with none', () => {
+    expect(whyRuleFails(portal, 'corp', person, actor)).toBeUndefined();
+    expect(whyRuleFails(portal, 'corp', person)).toBe('the rule wants an actor token (when.actor), the request has none');
+    expect(whyRuleFails(portal, 'corp', person, { ...actor, issuerName: 'other' })).toBe('actor issuer is "other", rule wants "corp"');
+    expect(whyRuleFails(portal, 'corp', person, { ...actor, claims: { roles: ['Jobs.Train'] } })).toBe('actor claim "roles" does not match');
+    expect(whyRuleFails(portal, 'corp', person, { ...actor, claims: {} })).toBe('actor claim "roles" is missing');
+    expect(whyRuleFails(policy.rules[1]!, 'corp', person, actor)).toBe('the request carries an actor token, the rule has no when.actor');
+  });
+
+  it('holdingRules: no_rule when the subject matches nothing, actor_not_allowed when only the actor fails', () => {
+    expect(holdingRules(policy, 'corp', person, actor).map((r) => r.name)).toEqual(['portal']);
+    expect(() => holdingRules(policy, 'corp', { oid: OID }, actor)).toThrow(expect.objectContaining({ reason: 'no_rule' }));
+    expect(() => holdingRules(policy, 'corp', person, { ...actor, claims: {} })).toThrow(expect.objectContaining({ reason: 'actor_not_allowed' }));
+    expect(() => holdingRules(load(text.replace(/ {2}- name: everyone-in-corp[\s\S]*?(?= {2}- name: portal)/, '')), 'corp', person)).toThrow(
+      expect.objectContaining({ reason: 'no_rule', detail: 'caller matches only rules that want an actor token (when.actor)' }),
+    );
   });
 });
