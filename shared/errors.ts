@@ -72,6 +72,8 @@ export const REASONS = {
   },
   // delegation: the actor is not one the subject or the policy lets act (RFC 8693 §4.4), or the chain is too deep
   actor_not_allowed: { ...badToken, class: 'policy', message: 'The actor token is not acceptable for this subject.' },
+  // on-behalf-of: the subject is not a user token for the OBO app, or Entra refused it (invalid_grant)
+  obo_refused: bad('The subject token cannot be exchanged on behalf of its user for this target.'),
   secret_not_allowed: {
     class: 'policy',
     error: 'invalid_target',

@@ -26,7 +26,8 @@ export interface AuditRecord {
   actor?: NonNullable<AuditRecord['caller']>;
   request?: { target?: string; scopes?: string[]; secret?: string };
   rule?: string;
-  grant?: { kind: 'entra' | 'minted' | 'secret'; identity?: string; scopes?: string[]; expiresAt?: string; jti?: string };
+  /** `onBehalfOf`: an Entra token for the caller (a user), obtained by `identity` with the on-behalf-of flow. */
+  grant?: { kind: 'entra' | 'minted' | 'secret'; identity?: string; onBehalfOf?: boolean; scopes?: string[]; expiresAt?: string; jti?: string };
   subjectTokenId?: string;
   actorTokenId?: string;
   durationMs: number;

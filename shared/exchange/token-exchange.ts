@@ -5,6 +5,7 @@ import { CallerRefused } from '../caller/validate.js';
 import { callerSummary, noteFailure, openRecord, tokenFingerprint, type AuditRecord } from '../audit/record.js';
 import { TokexError } from '../errors.js';
 import { mintAccessToken } from '../grants/minted.js';
+import { oboUser } from '../grants/on-behalf-of.js';
 import { NO_STORE, oauthError, type HttpResult } from '../http-result.js';
 import { holdingRules, scopesFor, tokenGrantFor } from '../policy/match.js';
 import type { Tokex } from '../tokex.js';
@@ -72,9 +73,15 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
   const nowMs = tokex.now();
   let issued: { token: string; expiresAt: number };
   if (match.grant.kind === 'entra') {
-    const entra = await tokex.entra.getToken(match.grant.identity, match.grant.target);
+    const { identity, target, onBehalfOf } = match.grant;
+    // On-behalf-of: a token for the subject's user, checked here so a request Entra would refuse never reaches it.
+    const entra = onBehalfOf
+      ? await tokex.entra.getTokenOnBehalfOf(identity, target, oboUser(caller, tokex.policy.identities.get(identity)!, request.subjectToken))
+      : await tokex.entra.getToken(identity, target);
     issued = { token: entra.token, expiresAt: Math.floor(entra.expiresOnTimestamp / 1000) };
-    record.grant = { kind: 'entra', identity: match.grant.identity, scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString() };
+    record.grant = {
+      kind: 'entra', identity, ...(onBehalfOf && { onBehalfOf: true }), scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString(),
+    };
   } else {
     const minted = await mintAccessToken(tokex.signingKeys.current, {
       issuer: tokex.settings.issuer,

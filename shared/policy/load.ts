@@ -138,8 +138,13 @@ function compile(
     }
     const grants: Grant[] = entry.grant.map((g, k): Grant => {
       if ('entra' in g) {
-        if (!identities.has(g.identity)) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
-        return { kind: 'entra', target: g.entra, identity: g.identity };
+        const identity = identities.get(g.identity);
+        if (!identity) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
+        // On-behalf-of is a confidential client's flow: an app registration, with a secret, certificate or federated credential.
+        else if (g.onBehalfOf && identity.type !== 'app' && identity.type !== 'service-principal') {
+          report([...at, 'grant', k, 'onBehalfOf'], `needs an identity of type app or service-principal ("${g.identity}" is ${identity.type})`);
+        }
+        return { kind: 'entra', target: g.entra, identity: g.identity, onBehalfOf: g.onBehalfOf === true };
       }
       if ('minted' in g) {
         const lifetimeSeconds = g.lifetime === undefined ? DEFAULT_LIFETIME_SECONDS : seconds(g.lifetime);

@@ -28,7 +28,7 @@ export interface ClaimCondition {
 }
 
 export type Grant =
-  | { readonly kind: 'entra'; readonly target: string; readonly identity: string }
+  | { readonly kind: 'entra'; readonly target: string; readonly identity: string; readonly onBehalfOf: boolean }
   | { readonly kind: 'minted'; readonly target: string; readonly scopes: readonly string[]; readonly lifetimeSeconds: number }
   | { readonly kind: 'secrets'; readonly patterns: readonly string[]; readonly matchers: readonly Matcher[] };
 
