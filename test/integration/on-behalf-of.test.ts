@@ -5,6 +5,7 @@
  * the managed-identity fake and the Key Vault fake.
  */
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:https';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ const SECRET_APP = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
 const CERT_APP = 'eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee';
 const PLAIN_APP = 'ffffffff-ffff-4fff-8fff-ffffffffffff';
 const UAMI_CLIENT = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+const MISFEDERATED_APP = '99999999-9999-4999-8999-999999999999';
 const FAULTS = ['429', '500', 'hang'] as const;
 
 let entra: FakeEntra;
@@ -43,6 +45,7 @@ issuers:
 identities:
   api: { type: app, tenantId: ${TENANT_A}, clientId: ${API_CLIENT_ID} }
   plain: { type: app, tenantId: ${TENANT_A}, clientId: ${PLAIN_APP}, managedIdentityClientId: ${UAMI_CLIENT} }
+  misfederated: { type: app, tenantId: ${TENANT_A}, clientId: ${MISFEDERATED_APP} }
   api-secret: { type: service-principal, tenantId: ${TENANT_A}, clientId: ${SECRET_APP}, clientSecret: kv:api-secret }
   api-cert: { type: service-principal, tenantId: ${TENANT_A}, clientId: ${CERT_APP}, certificate: kv:api-cert }
 rules:
@@ -59,6 +62,7 @@ ${faults}
     grant:
       - { entra: "https://ml.azure.com", identity: api, onBehalfOf: true }
       - { entra: "https://management.azure.com", identity: plain }
+      - { entra: "https://misfederated.example", identity: misfederated }
   - name: people-via-portal
     when: { issuer: corp, claims: { scp: "*access_as_user*" }, actor: { issuer: corp, claims: { roles: Portal.Act } } }
     grant:
@@ -79,6 +83,7 @@ beforeAll(async () => {
   const credential = (principal: string) => ({ issuer: mi.assertionIssuer, subject: principal, audience: TOKEN_EXCHANGE_AUDIENCE, key: mi.assertionKey.publicKey });
   endpoint.federated.set(API_CLIENT_ID, credential(mi.principalOf()));
   endpoint.federated.set(PLAIN_APP, credential(mi.principalOf(UAMI_CLIENT)));
+  endpoint.federated.set(MISFEDERATED_APP, credential('another-identity'));
   endpoint.consentMissing.add('https://consent.example');
   vault.set('api-secret', secret);
   vault.set('api-cert', certificatePem());
@@ -232,4 +237,53 @@ describe('an app identity for a plain entra grant', () => {
     expect(endpoint.requestsOf('client_credentials', PLAIN_APP).at(-1)).toMatchObject({ clientAuth: `federated:${mi.principalOf(UAMI_CLIENT)}`, status: 200 });
     expect(mi.count(TOKEN_EXCHANGE_AUDIENCE, UAMI_CLIENT)).toBe(1);
   });
+
+  it('an app registration whose federated credential names another identity: Entra says invalid_client, the caller gets 503', async () => {
+    const { status, headers, audit } = await exchange(await entra.app(), 'https://misfederated.example');
+    expect([status, audit.reason]).toEqual([503, 'downstream_unavailable']);
+    expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(endpoint.requestsOf('client_credentials', MISFEDERATED_APP).at(-1)).toMatchObject({ status: 401, error: 'invalid_client' });
+  });
 });
+
+describe('the Entra token endpoint fake checks what Entra checks', () => {
+  /** POST a form to the fake's token endpoint over HTTPS, trusting the throwaway CA. */
+  const post = (form: Record<string, string>) =>
+    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(`${endpoint.authorityHost}/${TENANT_A}/oauth2/v2.0/token`, { method: 'POST', ca: throwawayTls().ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+      });
+      req.on('error', reject);
+      req.end(new URLSearchParams(form).toString());
+    });
+  const obo = async (extra: Record<string, string> = {}) => ({
+    client_id: SECRET_APP, client_secret: 's', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', requested_token_use: 'on_behalf_of',
+    assertion: await user({ aud: SECRET_APP }), scope: 'https://ml.azure.com/.default openid profile offline_access', ...extra,
+  });
+
+  it('on-behalf-of: requested_token_use, a user assertion for this client signed by the user\'s issuer, a .default scope', async () => {
+    expect((await post(await obo())).status).toBe(200);
+    expect((await post(await obo({ requested_token_use: 'something' }))).body.error).toBe('invalid_request');
+    expect((await post(await obo({ assertion: await user() }))).body.error).toBe('invalid_grant');
+    expect((await post(await obo({ assertion: await entra.app(TENANT_A, { aud: SECRET_APP }) }))).body.error).toBe('invalid_grant');
+    const forged = (await user({ aud: SECRET_APP })).replace(/\.[^.]+$/, '.AAAA');
+    expect((await post(await obo({ assertion: forged }))).body.error).toBe('invalid_grant');
+    expect((await post(await obo({ scope: 'openid profile' }))).body.error).toBe('invalid_scope');
+  });
+
+  it('client assertions: the assertion type, and the federated credential\'s issuer, subject and audience', async () => {
+    const assertion = await fetchMiAssertion();
+    const base = { client_id: API_CLIENT_ID, grant_type: 'client_credentials', scope: 'https://x.example/.default', client_assertion: assertion };
+    expect((await post({ ...base, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' })).status).toBe(200);
+    expect((await post({ ...base, client_assertion_type: 'urn:x' })).body.error).toBe('invalid_request');
+    expect((await post({ ...base, client_id: PLAIN_APP, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' })).body.error).toBe('invalid_client');
+  });
+});
+
+/** The system-assigned managed identity's token for the token-exchange audience, straight from the fake. */
+async function fetchMiAssertion(): Promise<string> {
+  const res = await fetch(`${mi.endpoint}?api-version=2019-08-01&resource=${encodeURIComponent(TOKEN_EXCHANGE_AUDIENCE)}`, { headers: { 'x-identity-header': mi.header } });
+  return ((await res.json()) as { access_token: string }).access_token;
+}

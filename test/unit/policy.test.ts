@@ -132,6 +132,29 @@ describe('policy loading', () => {
     ]);
   });
 
+  it('app identities: tenantId and clientId, optionally the managed identity and the assertion audience', () => {
+    const app = `  api: { type: app, tenantId: ${TENANT}, clientId: ${OID}, managedIdentityClientId: ${OID}, assertionAudience: api://AzureADTokenExchangeUSGov }`;
+    const policy = load(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n${app}`));
+    expect(policy.identities.get('api')).toMatchObject({ type: 'app', tenantId: TENANT, clientId: OID, assertionAudience: 'api://AzureADTokenExchangeUSGov' });
+    expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT} }`))).toEqual([
+      'policy.yaml:7: identities.api.clientId: is required',
+    ]);
+    expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT}, clientId: ${OID}, clientSecret: kv:x }`))).toEqual([
+      'policy.yaml:7: identities.api.clientSecret: unknown key',
+    ]);
+  });
+
+  it('onBehalfOf needs an app or service-principal identity', () => {
+    const app = `  api: { type: app, tenantId: ${TENANT}, clientId: ${OID} }`;
+    const text = base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n${app}`);
+    const obo = load(text.replace('identity: ml-reader', 'identity: api\n        onBehalfOf: true'));
+    expect(obo.rules[0]!.grants[0]).toEqual({ kind: 'entra', target: 'https://ml.azure.com', identity: 'api', onBehalfOf: true });
+    expect(load(base).rules[0]!.grants[0]).toMatchObject({ onBehalfOf: false });
+    expect(problems(base.replace('identity: ml-reader', 'identity: ml-reader\n        onBehalfOf: true'))).toEqual([
+      'policy.yaml:18: rules[0].grant[0].onBehalfOf: needs an identity of type app or service-principal ("ml-reader" is managed-identity)',
+    ]);
+  });
+
   it('finds Entra metadata where Microsoft publishes it: v2 per tenant, v1 (sts) on login.microsoftonline.com, templates on common', () => {
     const p = load(base.replace('rules:', `  # v1
 rules:`).replace(`issuers:
