@@ -1,8 +1,9 @@
 /**
  * Entra on-behalf-of grants and `app` identities (an app registration whose federated credential is
  * tokex's managed identity), with the real OnBehalfOfCredential, ClientAssertionCredential and
- * ManagedIdentityCredential inside the built local host, against the HTTPS Entra token endpoint fake,
- * the managed-identity fake and the Key Vault fake.
+ * ManagedIdentityCredential in this process, against the HTTPS Entra token endpoint fake, the
+ * managed-identity fake and the Key Vault fake. The downstream deadline is shortened and the failure
+ * backoff off, so a hang takes a second and a half and recovery is immediate.
  */
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:https';
@@ -16,7 +17,8 @@ import { FakeEntraTokenEndpoint } from '../fakes/entra-token-endpoint.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity, TOKEN_EXCHANGE_AUDIENCE, type FaultMode } from '../fakes/managed-identity.js';
 import { throwawayTls } from '../fakes/tls.js';
-import { exchangeForm, JWT_TYPE, LocalTokex } from '../helpers/local-host.js';
+import { InProcessTokex } from '../helpers/in-process.js';
+import { exchangeForm, JWT_TYPE } from '../helpers/local-host.js';
 
 /** The tokex API's app registration is the OBO app (user tokens for tokex are its assertions); two more apps for secret and certificate. */
 const SECRET_APP = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
@@ -30,7 +32,8 @@ let entra: FakeEntra;
 let endpoint: FakeEntraTokenEndpoint;
 let mi: FakeManagedIdentity;
 let vault: FakeKeyVault;
-let tokex: LocalTokex;
+let tokex: InProcessTokex;
+const DEADLINE_MS = 1_500;
 const secret = `obo-secret-${Date.now()}`;
 
 function policy(): string {
@@ -87,12 +90,13 @@ beforeAll(async () => {
   endpoint.consentMissing.add('https://consent.example');
   vault.set('api-secret', secret);
   vault.set('api-cert', certificatePem());
-  tokex = await LocalTokex.start(policy(), {
-    ...mi.env(),
-    KEY_VAULT_URL: vault.url,
-    AZURE_AUTHORITY_HOST: endpoint.authorityHost,
-    NODE_EXTRA_CA_CERTS: throwawayTls().caBundle,
-  });
+  // Read by @azure/identity from the process environment: the managed-identity endpoint.
+  Object.assign(process.env, mi.env());
+  tokex = await InProcessTokex.start(
+    policy(),
+    { KEY_VAULT_URL: vault.url, AZURE_AUTHORITY_HOST: endpoint.authorityHost },
+    { downstreamDeadlineMs: DEADLINE_MS, failureBackoffMs: 0 },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -102,9 +106,8 @@ afterAll(async () => {
 
 const user = (extra: Record<string, unknown> = {}) => entra.user(TENANT_A, extra);
 
-async function exchange(subject: string, resource: string, extra: Record<string, string> = {}) {
-  const res = await tokex.exchange(exchangeForm(subject, { resource, ...extra }));
-  return { ...res, audit: await tokex.auditFor(res.headers.get('x-correlation-id')!) };
+function exchange(subject: string, resource: string, extra: Record<string, string> = {}) {
+  return tokex.exchange(exchangeForm(subject, { resource, ...extra }));
 }
 
 describe('on-behalf-of with an app identity (federated credential, no secret)', () => {
@@ -212,20 +215,25 @@ describe('Entra faults', () => {
     expect(headers.get('retry-after')).toBeNull();
     expect(endpoint.requestsOf('on_behalf_of').at(-1)).toMatchObject({ status: 400, error: 'invalid_grant' });
     expect(audit.detail).toMatch(/^Entra refused the on-behalf-of exchange: \w+ invalid_grant$/);
+    // No user token, issued token or Entra message anywhere tokex wrote.
+    const out = tokex.output();
+    expect(out).not.toMatch(/AADSTS/);
+    for (const token of endpoint.issued) expect(out).not.toContain(token);
     expect(JSON.stringify(audit)).not.toMatch(/AADSTS|eyJ/);
   });
 
   for (const fault of FAULTS) {
     it(`OBO answering ${fault} → 503 + Retry-After within the deadline, then recovery`, async () => {
+      const hangsBefore = endpoint.requests.length;
       const oid = '56565656-5656-4565-8565-56565656565' + FAULTS.indexOf(fault);
       endpoint.mode = fault as FaultMode;
       const { status, headers, body, audit } = await exchange(await user({ oid }), `https://obo-fault-${fault}.example`);
       expect([status, body.error, audit.reason, audit.outcome]).toEqual([503, 'temporarily_unavailable', 'downstream_unavailable', 'failed']);
       expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       endpoint.mode = 'ok';
-      await new Promise((r) => setTimeout(r, 1_100)); // past the 1 s failure backoff
+      expect(endpoint.requests.length).toBeGreaterThan(hangsBefore);
       expect((await exchange(await user({ oid }), `https://obo-fault-${fault}.example`)).status).toBe(200);
-    }, 30_000);
+    });
   }
 });
 
