@@ -4,6 +4,7 @@ import { describeCaller } from '../shared/caller/caller.js';
 import { decodeCompactJws } from '../shared/caller/decode.js';
 import { matchesTemplate } from '../shared/caller/entra.js';
 import { TokexError } from '../shared/errors.js';
+import { oboUser } from '../shared/grants/on-behalf-of.js';
 import { loadPolicyFile } from '../shared/policy/load.js';
 import { holdingRules, scopesFor, tokenGrantFor, whyRuleFails, type ActorClaims } from '../shared/policy/match.js';
 import type { IssuerConfig, Policy, Rule } from '../shared/policy/policy.js';
@@ -85,6 +86,17 @@ export async function explainPolicy(
   if (!match) return { text: [...lines, `result: no holding rule grants ${request.target} (reason target_not_allowed)`].join('\n'), ok: false };
   const scopes = scopesFor(match.grant, request.scope?.split(' '));
   if (!scopes) return { text: [...lines, `result: rule ${match.rule.name} grants ${request.target}, but not every requested scope (reason scope_not_allowed)`].join('\n'), ok: false };
-  const what = match.grant.kind === 'entra' ? `an Entra token as identity ${match.grant.identity}` : `a minted token for ${match.grant.lifetimeSeconds}s at most`;
+  if (match.grant.kind === 'entra' && match.grant.onBehalfOf) {
+    try {
+      oboUser(describeCaller(issuer.name, claims), policy.identities.get(match.grant.identity)!, token);
+    } catch (err) {
+      if (!(err instanceof TokexError)) throw err;
+      return { text: [...lines, `result: rule ${match.rule.name} grants ${request.target} on behalf of the user, but ${err.detail} (reason ${err.reason})`].join('\n'), ok: false };
+    }
+  }
+  const what =
+    match.grant.kind === 'entra'
+      ? `an Entra token as identity ${match.grant.identity}${match.grant.onBehalfOf ? ' on behalf of the user' : ''}`
+      : `a minted token for ${match.grant.lifetimeSeconds}s at most`;
   return { text: [...lines, `result: rule ${match.rule.name} grants ${what}, scope "${scopes.join(' ')}"`].join('\n'), ok: true };
 }

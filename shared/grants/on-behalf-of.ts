@@ -14,7 +14,7 @@ export function oboUser(caller: Caller, identity: IdentityConfig, subjectToken: 
   if (identity.type !== 'app' && identity.type !== 'service-principal') {
     throw new TokexError('internal_error', `identity "${identity.name}" cannot do on-behalf-of`);
   }
-  if (caller.kind !== 'user') throw new TokexError('obo_refused', `the subject is a ${caller.kind} token; on-behalf-of needs a user token`);
+  if (caller.kind !== 'user') throw new TokexError('obo_refused', `the subject token is of kind ${caller.kind}; on-behalf-of needs a user token`);
   if (caller.tenantId === undefined || caller.objectId === undefined) {
     throw new TokexError('obo_refused', 'the subject has no "tid" and "oid": not an Entra user token');
   }

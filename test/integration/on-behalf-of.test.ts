@@ -18,7 +18,7 @@ import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity, TOKEN_EXCHANGE_AUDIENCE, type FaultMode } from '../fakes/managed-identity.js';
 import { throwawayTls } from '../fakes/tls.js';
 import { InProcessTokex } from '../helpers/in-process.js';
-import { exchangeForm, JWT_TYPE } from '../helpers/local-host.js';
+import { CLI, exchangeForm, JWT_TYPE } from '../helpers/local-host.js';
 
 /** The tokex API's app registration is the OBO app (user tokens for tokex are its assertions); two more apps for secret and certificate. */
 const SECRET_APP = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
@@ -195,7 +195,7 @@ describe('checks before calling Entra: 400 obo_refused and no call', () => {
     const before = endpoint.requests.length;
     const { status, body, audit } = await exchange(await entra.app(), 'https://ml.azure.com');
     expect([status, body.error, audit.reason]).toEqual([400, 'invalid_request', 'obo_refused']);
-    expect(audit.detail).toMatch(/app token; on-behalf-of needs a user token/);
+    expect(audit.detail).toMatch(/of kind app; on-behalf-of needs a user token/);
     expect(endpoint.requests.length).toBe(before);
   });
 
@@ -205,6 +205,25 @@ describe('checks before calling Entra: 400 obo_refused and no call', () => {
     expect([status, audit.reason]).toEqual([400, 'obo_refused']);
     expect(audit.detail).toContain(`"aud" is "${SECRET_APP}"`);
     expect(endpoint.requests.length).toBe(before);
+  });
+});
+
+describe('tokex policy explain runs the same checks', () => {
+  const explain = (token: string, target: string) => {
+    try {
+      return { code: 0, out: execFileSync(process.execPath, [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), '--token', token, '--target', target], { encoding: 'utf8' }) };
+    } catch (err) {
+      const e = err as { status: number; stdout: string };
+      return { code: e.status, out: e.stdout };
+    }
+  };
+
+  it('an OBO grant for a user token for the app; obo_refused for an app token', async () => {
+    const ok = explain(await user(), 'https://ml.azure.com');
+    expect([ok.code, ok.out]).toEqual([0, expect.stringContaining('grants an Entra token as identity api on behalf of the user')]);
+    const refused = explain(await entra.app(), 'https://ml.azure.com');
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/the subject token is of kind app; on-behalf-of needs a user token \(reason obo_refused\)/);
   });
 });
 
