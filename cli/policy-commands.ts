@@ -88,7 +88,7 @@ export async function explainPolicy(
   if (!scopes) return { text: [...lines, `result: rule ${match.rule.name} grants ${request.target}, but not every requested scope (reason scope_not_allowed)`].join('\n'), ok: false };
   if (match.grant.kind === 'entra' && match.grant.onBehalfOf) {
     try {
-      oboUser(describeCaller(issuer.name, claims), policy.identities.get(match.grant.identity)!, token);
+      oboUser(describeCaller(issuer.name, claims), issuer.kind, policy.identities.get(match.grant.identity)!, token);
     } catch (err) {
       if (!(err instanceof TokexError)) throw err;
       return { text: [...lines, `result: rule ${match.rule.name} grants ${request.target} on behalf of the user, but ${err.detail} (reason ${err.reason})`].join('\n'), ok: false };

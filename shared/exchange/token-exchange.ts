@@ -8,6 +8,7 @@ import { mintAccessToken } from '../grants/minted.js';
 import { oboUser } from '../grants/on-behalf-of.js';
 import { NO_STORE, oauthError, type HttpResult } from '../http-result.js';
 import { holdingRules, scopesFor, tokenGrantFor } from '../policy/match.js';
+import type { IssuerConfig } from '../policy/policy.js';
 import type { Tokex } from '../tokex.js';
 import { parseTokenRequest, type PartialRequest } from './request.js';
 
@@ -58,7 +59,7 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
   let act: ActClaim | undefined;
   if (actor) {
     checkMayAct(caller.claims, actor.claims);
-    act = actClaim(actor, tokex.policy.issuers.find((i) => i.name === actor.issuerName)?.kind ?? 'oidc');
+    act = actClaim(actor, issuerKind(tokex, actor.issuerName));
   }
 
   // 3. The policy: what this caller (with this actor) may have for this target, down-scoped, never widened.
@@ -76,7 +77,7 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
     const { identity, target, onBehalfOf } = match.grant;
     // On-behalf-of: a token for the subject's user, checked here so a request Entra would refuse never reaches it.
     const entra = onBehalfOf
-      ? await tokex.entra.getTokenOnBehalfOf(identity, target, oboUser(caller, tokex.policy.identities.get(identity)!, request.subjectToken))
+      ? await tokex.entra.getTokenOnBehalfOf(identity, target, oboUser(caller, issuerKind(tokex, caller.issuerName), tokex.policy.identities.get(identity)!, request.subjectToken))
       : await tokex.entra.getToken(identity, target);
     issued = { token: entra.token, expiresAt: Math.floor(entra.expiresOnTimestamp / 1000) };
     record.grant = {
@@ -124,4 +125,9 @@ async function validateActor(tokex: Tokex, token: string, record: AuditRecord): 
     if (err instanceof CallerRefused && err.caller) record.actor = callerSummary(err.caller);
     throw new TokexError(err.reason, `actor token: ${err.detail}`, { cause: err, ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }) });
   }
+}
+
+/** The kind of a trusted issuer, by name (oidc when unknown, the kind trusted with less). */
+function issuerKind(tokex: Tokex, name: string): IssuerConfig['kind'] {
+  return tokex.policy.issuers.find((i) => i.name === name)?.kind ?? 'oidc';
 }

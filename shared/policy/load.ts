@@ -144,6 +144,11 @@ function compile(
         else if (g.onBehalfOf && identity.type !== 'app' && identity.type !== 'service-principal') {
           report([...at, 'grant', k, 'onBehalfOf'], `needs an identity of type app or service-principal ("${g.identity}" is ${identity.type})`);
         }
+        // The user must be one Entra vouches for: the subject comes from a kind: entra issuer.
+        const subjectIssuer = issuers.find((x) => x.name === entry.when.issuer);
+        if (g.onBehalfOf && subjectIssuer && subjectIssuer.kind !== 'entra') {
+          report([...at, 'grant', k, 'onBehalfOf'], `needs a rule on a kind: entra issuer ("${subjectIssuer.name}" is ${subjectIssuer.kind})`);
+        }
         return { kind: 'entra', target: g.entra, identity: g.identity, onBehalfOf: g.onBehalfOf === true };
       }
       if ('minted' in g) {

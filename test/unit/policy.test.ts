@@ -153,6 +153,8 @@ describe('policy loading', () => {
     expect(problems(base.replace('identity: ml-reader', 'identity: ml-reader\n        onBehalfOf: true'))).toEqual([
       'policy.yaml:18: rules[0].grant[0].onBehalfOf: needs an identity of type app or service-principal ("ml-reader" is managed-identity)',
     ]);
+    const oidc = text.replace('identity: ml-reader', 'identity: api\n        onBehalfOf: true').replace('    audience: api://tokex', '    audience: api://tokex\n    kind: oidc');
+    expect(problems(oidc)).toEqual(['policy.yaml:20: rules[0].grant[0].onBehalfOf: needs a rule on a kind: entra issuer ("corp" is oidc)']);
   });
 
   it('finds Entra metadata where Microsoft publishes it: v2 per tenant, v1 (sts) on login.microsoftonline.com, templates on common', () => {
