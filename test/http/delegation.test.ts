@@ -91,6 +91,9 @@ describe('a delegated exchange', () => {
     });
     expect(audit.actorTokenId).toMatch(/^sha256:[0-9a-f]{16}$/);
     expect(audit.actorTokenId).not.toBe(audit.subjectTokenId);
+    // Neither token, nor the one issued, anywhere tokex wrote.
+    const written = tokex.stdout + tokex.stderr + tokex.auditFile();
+    for (const token of [subject, actor, body.access_token as string]) expect(written).not.toContain(token.split('.')[2]);
   });
 
   it('an actor from a non-Entra issuer: act.sub is <issuer name>:<sub>', async () => {
