@@ -1,10 +1,11 @@
 import type { JWTPayload } from 'jose';
+import { validateActor } from '../shared/caller/actor.js';
 import type { Caller } from '../shared/caller/caller.js';
 import type { IssuerKeys } from '../shared/caller/issuer-keys.js';
 import { type DenyList, EMPTY_DENY_LIST } from '../shared/deny/deny-list.js';
 import { answerFor, type Reason, TokexError } from '../shared/errors.js';
 import { parseTokenRequest, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_JWT } from '../shared/exchange/request.js';
-import { decideToken } from '../shared/policy/decide.js';
+import { decideToken, issuerKindOf } from '../shared/policy/decide.js';
 import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
 import { buildValidator } from '../shared/startup.js';
 import { check, type Step } from '../shared/trace.js';
@@ -14,6 +15,8 @@ export interface ExplainRequest {
   readonly resource?: string | undefined;
   readonly audience?: string | undefined;
   readonly scope?: string | undefined;
+  /** Delegation: the actor token (its signature checked like the subject token's). */
+  readonly actorToken?: string | undefined;
 }
 
 export interface ExplainInput {
@@ -34,7 +37,7 @@ export interface ExplainAnswer {
   readonly reason: Reason;
   readonly detail?: string;
   readonly rule?: string;
-  readonly grant?: { readonly kind: 'entra' | 'minted'; readonly target: string; readonly identity?: string };
+  readonly grant?: { readonly kind: 'entra' | 'minted'; readonly target: string; readonly identity?: string; readonly onBehalfOf?: boolean };
   readonly scopes?: readonly string[];
   /** A minted token's longest lifetime (grant lifetime cut to the subject token's exp); an Entra token's is Entra's. */
   readonly lifetimeSeconds?: number;
@@ -70,7 +73,11 @@ export async function explain(input: ExplainInput): Promise<Explanation> {
       subject_token_type: TOKEN_TYPE_JWT,
     });
     for (const name of ['resource', 'audience', 'scope'] as const) if (input.request[name] !== undefined) form.set(name, input.request[name]);
-    const notes = { request: () => {}, subjectToken: () => {} };
+    if (input.request.actorToken !== undefined) {
+      form.set('actor_token', input.request.actorToken);
+      form.set('actor_token_type', TOKEN_TYPE_JWT);
+    }
+    const notes = { request: () => {}, subjectToken: () => {}, actorToken: () => {} };
     const request = check(trace, 'request', { actual: describeRequest(input.request) }, () =>
       parseTokenRequest('application/x-www-form-urlencoded', form.toString(), notes),
     );
@@ -78,7 +85,14 @@ export async function explain(input: ExplainInput): Promise<Explanation> {
       'token' in input.subject
         ? await validator.validate(input.subject.token, { trace, verifySignature: input.keysFor !== undefined })
         : await validator.validateClaims(input.subject.claims, { trace });
-    const decision = decideToken(input.policy, input.denyList ?? EMPTY_DENY_LIST, caller, request, now() / 1000, trace);
+    const delegation =
+      request.actorToken === undefined
+        ? undefined
+        : await validateActor(validator, request.actorToken, caller, (name) => issuerKindOf(input.policy, name), {
+            trace,
+            verifySignature: input.keysFor !== undefined,
+          });
+    const decision = decideToken(input.policy, input.denyList ?? EMPTY_DENY_LIST, caller, request, now() / 1000, trace, delegation?.actor);
     const { grant } = decision;
     return {
       steps,
@@ -87,7 +101,11 @@ export async function explain(input: ExplainInput): Promise<Explanation> {
         status: 200,
         reason: 'ok',
         rule: decision.rule.name,
-        grant: { kind: grant.kind, target: grant.target, ...(grant.kind === 'entra' && { identity: grant.identity }) },
+        grant: {
+          kind: grant.kind,
+          target: grant.target,
+          ...(grant.kind === 'entra' && { identity: grant.identity, ...(grant.onBehalfOf && { onBehalfOf: true }) }),
+        },
         scopes: decision.scopes,
         ...(grant.kind === 'minted' && { lifetimeSeconds: decision.lifetimeSeconds }),
       },
@@ -117,7 +135,7 @@ export function formatExplanation(explanation: Explanation): string {
   const a = explanation.answer;
   const answer =
     a.status === 200
-      ? `answer: 200, rule ${a.rule}, ${a.grant?.kind === 'entra' ? `Entra token as identity ${a.grant.identity}` : 'minted token'} for ${a.grant?.target}, scope "${a.scopes?.join(' ')}"${a.lifetimeSeconds !== undefined ? `, lifetime ${a.lifetimeSeconds} s` : ''}`
+      ? `answer: 200, rule ${a.rule}, ${a.grant?.kind === 'entra' ? `Entra token as identity ${a.grant.identity}${a.grant.onBehalfOf ? ' on behalf of the user' : ''}` : 'minted token'} for ${a.grant?.target}, scope "${a.scopes?.join(' ')}"${a.lifetimeSeconds !== undefined ? `, lifetime ${a.lifetimeSeconds} s` : ''}`
       : `answer: ${a.status} ${a.error}, reason ${a.reason}: ${a.detail}`;
   const note = explanation.signatureChecked ? '' : '\n(signature not checked: give --jwks FILE|URL to check it)';
   return `${lines.join('\n')}\n${answer}${note}`;

@@ -59,6 +59,7 @@ function parseClaims(text: string): JWTPayload {
 export interface ExplainOptions {
   readonly token?: string | undefined;
   readonly claims?: string | undefined;
+  readonly actorToken?: string | undefined;
   readonly jwks?: string | undefined;
   readonly request: ExplainRequest;
   readonly mode: RuntimeMode;
@@ -72,7 +73,7 @@ export async function explainPolicy(file: string, options: ExplainOptions): Prom
   const explanation = await explain({
     policy,
     subject: options.token !== undefined ? { token: options.token.trim() } : { claims: parseClaims(options.claims!) },
-    request: options.request,
+    request: { ...options.request, actorToken: options.actorToken?.trim() },
     keysFor: options.jwks === undefined ? undefined : jwksKeys(options.jwks),
   });
   return { text: options.output === 'json' ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation), ok: explanation.answer.status === 200 };

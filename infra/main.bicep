@@ -10,18 +10,64 @@ targetScope = 'subscription'
 @description('azd environment name; seeds the resource names.')
 param environmentName string
 
+// The regions that offer the Flex Consumption plan, as listed by `az functionapp list-flexconsumption-locations`
+// and mirrored in Azure-Samples/functions-quickstart-typescript-azd infra/main.bicep (commit 157d2ce), without its
+// canary region eastus2euap. A region added later needs adding here.
 @minLength(1)
 @description('Region for every resource (one that offers Flex Consumption).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Client id (GUID) of the tokex API app registration in Entra ID: v2 caller tokens carry it as aud. Reaches the policy as ${TOKEX_API_CLIENT_ID}.')
+// Purge protection keeps a deleted vault's name reserved for 90 days, so a name derived only from the
+// environment name, subscription and region would collide after `azd down` + `azd up`. The suffix is
+// random, generated once per azd environment by the preprovision hook (kept in .azure/<env>/.env, so
+// re-provisioning the same environment reuses the vault) and replaced by the postdown hook (the vault
+// it named is now soft-deleted and its name taken).
+@minLength(6)
+@maxLength(8)
+@description('Random suffix of the Key Vault name (TOKEX_KEY_VAULT_SUFFIX), set by infra/hooks/preprovision.mjs.')
+param keyVaultNameSuffix string
+
+@description('Client id (GUID) of the tokex API app registration in Entra ID: v2 caller tokens carry it as aud. Reaches the policy as \${TOKEX_API_CLIENT_ID}.')
 param tokexApiClientId string
 
-@description('App ID URI of the tokex API (e.g. api://tokex): v1 caller tokens carry it as aud. Reaches the policy as ${TOKEX_API_APP_ID_URI}.')
+@description('App ID URI of the tokex API (e.g. api://tokex): v1 caller tokens carry it as aud. Reaches the policy as \${TOKEX_API_APP_ID_URI}.')
 param tokexApiAppIdUri string = 'api://tokex'
 
-@description('Tenant whose callers the policy trusts. Reaches the policy as ${TOKEX_TENANT_ID}.')
+@description('Tenant whose callers the policy trusts. Reaches the policy as \${TOKEX_TENANT_ID}.')
 param callerTenantId string = tenant().tenantId
 
 @description('Policy file inside the deployed package, relative to the app root (TOKEX_POLICY).')
@@ -44,7 +90,7 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}tokex-${resourceToken}'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
   tags: tags
@@ -78,7 +124,8 @@ module keyVault 'app/key-vault.bicep' = {
   params: {
     location: location
     tags: tags
-    name: '${abbrs.keyVaultVaults}${take(resourceToken, 20)}'
+    // kv- (3) + resource token (13) + suffix (6-8): at most 24 characters, Key Vault's limit.
+    name: '${abbrs.keyVaultVaults}${resourceToken}${keyVaultNameSuffix}'
   }
 }
 
@@ -98,7 +145,9 @@ module api 'app/function-app.bicep' = {
   params: {
     name: functionAppName
     location: location
-    tags: union(tags, { 'azd-service-name': 'api' })
+    // azd finds the app to deploy to by this tag; the plan gets only the environment's tag.
+    tags: tags
+    serviceTags: { 'azd-service-name': 'api' }
     planName: '${abbrs.webServerFarms}${resourceToken}'
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
@@ -113,7 +162,7 @@ module api 'app/function-app.bicep' = {
       TOKEX_AUDIT_FILE: ''
       // The kill switch: kv:<secret> holding the deny-list (`tokex deny add`); empty: none.
       TOKEX_DENY_LIST: ''
-      // Referenced from the policy as ${TOKEX_...}.
+      // Referenced from the policy as \${TOKEX_...}.
       TOKEX_API_CLIENT_ID: tokexApiClientId
       TOKEX_API_APP_ID_URI: tokexApiAppIdUri
       TOKEX_TENANT_ID: callerTenantId
@@ -153,6 +202,7 @@ output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
 output TOKEX_PRINCIPAL_ID string = api.outputs.principalId
 output TOKEX_USER_ASSIGNED_CLIENT_ID string = createUserAssignedIdentity ? userIdentity!.outputs.clientId : ''
+output TOKEX_TENANT_ID string = callerTenantId
 output KEY_VAULT_NAME string = keyVault.outputs.name
 output KEY_VAULT_URL string = keyVault.outputs.uri
 output TOKEX_SIGNING_KEY_SECRET string = signingKeySecretName

@@ -72,7 +72,6 @@ export const REASONS = {
   unsupported_grant_type: request('unsupported_grant_type', 'Only urn:ietf:params:oauth:grant-type:token-exchange is supported.'),
   unsupported_token_type: request('invalid_request', 'The token type is not supported.'),
   body_too_large: request('invalid_request', 'The request body exceeds 64 KiB.', 413),
-  actor_not_supported: request('invalid_request', 'Delegation (actor_token) is not supported.'),
   // the subject token
   malformed_token: badToken,
   token_too_large: badToken,
@@ -93,6 +92,10 @@ export const REASONS = {
   caller_denied: { ...badToken, class: 'policy', credentials: notForThisCaller },
   target_not_allowed: policy('invalid_target', 'The requested target is not available to this caller.'),
   scope_not_allowed: policy('invalid_scope', 'A requested scope is not available for this target.'),
+  // delegation: the actor is not one the subject or the policy lets act (RFC 8693 §4.4), or the chain is too deep
+  actor_not_allowed: { ...badToken, class: 'policy', token: { ...badToken.token, message: 'The actor token is not acceptable for this subject.' }, credentials: notForThisCaller },
+  // on-behalf-of: the subject is not a user token for the OBO app, or Entra refused it (invalid_grant)
+  obo_refused: policy('invalid_request', 'The subject token cannot be exchanged on behalf of its user for this target.'),
   secret_not_allowed: policy('invalid_target', 'The credential is not available to this caller.'),
   // the grant
   secret_not_found: {

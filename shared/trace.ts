@@ -22,6 +22,8 @@ export interface Step {
 export interface Trace {
   step?(step: Step): void;
   caller?(caller: Caller): void;
+  /** Delegation: the actor token's identity, once its signature verified. */
+  actor?(actor: Caller): void;
 }
 
 type Values = { readonly actual?: string | undefined; readonly expected?: string | undefined };

@@ -2,7 +2,10 @@
 // user-assigned one), HTTPS only, TLS 1.2, no FTP, host storage reached through the identity.
 param name string
 param location string
+@description('Tags for both the plan and the app.')
 param tags object
+@description('Tags for the app only (azd-service-name: azd deploys to the one resource carrying it).')
+param serviceTags object
 param planName string
 param storageAccountName string
 param deploymentContainerUrl string
@@ -12,7 +15,7 @@ param appSettings object
 param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 40
 
-resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -26,10 +29,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   }
 }
 
-resource site 'Microsoft.Web/sites@2024-11-01' = {
+resource site 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
-  tags: tags
+  tags: union(tags, serviceTags)
   kind: 'functionapp,linux'
   identity: empty(userAssignedIdentityId) ? { type: 'SystemAssigned' } : {
     type: 'SystemAssigned, UserAssigned'

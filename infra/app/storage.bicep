@@ -5,7 +5,7 @@ param location string
 param tags object
 param deploymentContainerName string
 
-resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
+resource account 'Microsoft.Storage/storageAccounts@2026-06-01' = {
   name: name
   location: location
   tags: tags

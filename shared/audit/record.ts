@@ -20,10 +20,14 @@ export interface AuditRecord {
     subject?: string;
     kind: CallerKind;
   };
+  /** Delegation: who acts for the caller (the actor token's identity, once its signature verified). */
+  actor?: NonNullable<AuditRecord['caller']>;
   request?: { target?: string; scopes?: string[]; secret?: string };
   rule?: string;
-  grant?: { kind: 'entra' | 'minted' | 'secret'; identity?: string; scopes?: string[]; expiresAt?: string; jti?: string };
+  /** `onBehalfOf`: an Entra token for the caller (a user), obtained by `identity` with the on-behalf-of flow. */
+  grant?: { kind: 'entra' | 'minted' | 'secret'; identity?: string; onBehalfOf?: boolean; scopes?: string[]; expiresAt?: string; jti?: string };
   subjectTokenId?: string;
+  actorTokenId?: string;
   durationMs: number;
   clientIp?: string;
   /** Why, in words, for refusals and failures, with the values compared (quoted, ≤ 200 characters each): never a token or secret. */

@@ -48,6 +48,15 @@ export class AuditTrail implements Trace {
     this.record.caller = callerSummary(caller);
   }
 
+  actorToken(token: string): void {
+    this.record.actorTokenId = tokenFingerprint(token);
+  }
+
+  /** Trace: the actor of a delegation request is known (its token verified). */
+  actor(actor: Caller): void {
+    this.record.actor = callerSummary(actor);
+  }
+
   rule(name: string): void {
     this.record.rule = name;
   }

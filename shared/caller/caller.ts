@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 
-export type CallerKind = 'app' | 'user' | 'managed-identity';
+export const CALLER_KINDS = ['user', 'app', 'managed-identity'] as const;
+export type CallerKind = (typeof CALLER_KINDS)[number];
 
 /** Who presented a verified subject token. Identified by tid+oid when present, else iss+sub. */
 export interface Caller {
@@ -19,13 +20,19 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 
 /**
  * Tells an app from a user the way Entra documents it: `idtyp` when the API opted into it, else a
- * token with `scp` is delegated (user) and one without is app-only. `xms_mirid` marks a managed
- * identity; it only labels the audit record, it never authorizes anything.
+ * token with `scp` is delegated (user) and one without is app-only. An app-only token carrying
+ * `xms_mirid` (the managed identity's resource id, which Entra sets and no app can) is a managed
+ * identity. Policy rules may match on the kind (`when.kind`); like any claim, it is only as
+ * trustworthy as the issuer that signed the token.
  */
-export function describeCaller(issuerName: string, claims: JWTPayload): Caller {
+export function callerKind(claims: JWTPayload): CallerKind {
   const idtyp = str(claims.idtyp);
   const delegated = idtyp === 'user' || (idtyp !== 'app' && claims.scp !== undefined);
-  const kind: CallerKind = delegated ? 'user' : claims.xms_mirid !== undefined ? 'managed-identity' : 'app';
+  return delegated ? 'user' : claims.xms_mirid !== undefined ? 'managed-identity' : 'app';
+}
+
+export function describeCaller(issuerName: string, claims: JWTPayload): Caller {
+  const kind = callerKind(claims);
   return {
     issuerName,
     issuer: String(claims.iss),

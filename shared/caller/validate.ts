@@ -114,7 +114,8 @@ export class CallerValidator {
     const nowSeconds = this.#now() / 1000;
     check(trace, 'time', { actual: timeSummary(claims), expected: `exp in the future, nbf and iat not after now ${isoSeconds(Math.floor(nowSeconds))} (tolerance ${CLOCK_TOLERANCE_SECONDS} s)` }, () => checkTimeClaims(claims, nowSeconds));
     check(trace, 'aud', { actual: quote(claims.aud), expected: `one of ${config.audiences.join(', ')}` }, () => checkAudience(claims, config.audiences));
-    check(trace, 'subject', { actual: claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`, expected: 'oid or sub' }, () => {
+    const who = claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`;
+    check(trace, 'subject', { actual: `${who}, kind ${caller.kind}`, expected: 'oid or sub' }, () => {
       if (claims.oid === undefined && typeof claims.sub !== 'string') throw new TokexError('missing_claim', 'neither "oid" nor "sub"');
     });
     if (profile?.check) check(trace, `${config.kind} rules`, { actual: `tid ${quote(claims.tid)}` }, () => profile.check!(claims, header ?? {}, trusted));

@@ -21,12 +21,15 @@ export interface ExchangeRequest {
   /** The requested scopes, or undefined when `scope` was omitted. */
   readonly scopes: readonly string[] | undefined;
   readonly requestedTokenType: string;
+  /** The actor token (RFC 8693 §2.1, delegation), when one was given. */
+  readonly actorToken: string | undefined;
 }
 
 /** Told what parsing learns as it goes, so a refusal is still audited with its target (the audit trail). */
 export interface RequestNotes {
   request(part: { target?: string; scopes?: string[] }): void;
   subjectToken(token: string): void;
+  actorToken(token: string): void;
 }
 
 /**
@@ -68,13 +71,19 @@ export function parseTokenRequest(contentType: string | null, body: string, note
   const subjectToken = param('subject_token');
   if (subjectToken !== undefined) notes.subjectToken(subjectToken);
 
-  if (form.has('actor_token') || form.has('actor_token_type')) {
-    throw new TokexError('actor_not_supported', 'actor_token is not supported (no delegation)');
-  }
+  const actorToken = param('actor_token');
+  if (actorToken !== undefined) notes.actorToken(actorToken);
   if (subjectToken === undefined) throw new TokexError('malformed_request', 'subject_token is missing');
   const subjectTokenType = param('subject_token_type');
   if (subjectTokenType === undefined) throw new TokexError('malformed_request', 'subject_token_type is missing');
   if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType)) throw new TokexError('unsupported_token_type', `subject_token_type must be ${TOKEN_TYPE_JWT} or ${TOKEN_TYPE_ACCESS_TOKEN}`);
+  // RFC 8693 §2.1: actor_token_type is required with an actor_token and must not appear without one.
+  const actorTokenType = param('actor_token_type');
+  if (actorToken !== undefined && actorTokenType === undefined) throw new TokexError('malformed_request', 'actor_token_type is missing (required with actor_token)');
+  if (actorToken === undefined && form.has('actor_token_type')) throw new TokexError('malformed_request', 'actor_token is missing (actor_token_type was given)');
+  if (actorTokenType !== undefined && !SUBJECT_TOKEN_TYPES.includes(actorTokenType)) {
+    throw new TokexError('unsupported_token_type', `actor_token_type must be ${TOKEN_TYPE_JWT} or ${TOKEN_TYPE_ACCESS_TOKEN}`);
+  }
   const requestedTokenType = param('requested_token_type') ?? TOKEN_TYPE_ACCESS_TOKEN;
   if (!SUBJECT_TOKEN_TYPES.includes(requestedTokenType)) {
     throw new TokexError('unsupported_token_type', `requested_token_type must be ${TOKEN_TYPE_ACCESS_TOKEN} or ${TOKEN_TYPE_JWT}`);
@@ -82,7 +91,7 @@ export function parseTokenRequest(contentType: string | null, body: string, note
 
   if (target === undefined) throw new TokexError('malformed_request', 'resource or audience is missing (or give one scope of the form <resource>/.default)');
   if (resource !== undefined && !isAbsoluteUri(resource)) throw new TokexError('target_not_allowed', `resource ${quote(resource.slice(0, 200))} is not an absolute URI`);
-  return { subjectToken, target, scopes, requestedTokenType };
+  return { subjectToken, target, scopes, requestedTokenType, actorToken };
 }
 
 /** `https://ml.azure.com/.default` names the target `https://ml.azure.com`, the Entra convention. */

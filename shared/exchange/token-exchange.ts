@@ -1,8 +1,9 @@
-import { audited, type AuditTrail } from '../audit/trail.js';
+import { type AuditTrail, audited } from '../audit/trail.js';
+import { type Delegation, validateActor } from '../caller/actor.js';
 import { TokexError } from '../errors.js';
 import { mintAccessToken } from '../grants/minted.js';
-import { NO_STORE, type HttpResult } from '../http-result.js';
-import { decideToken } from '../policy/decide.js';
+import { type HttpResult, NO_STORE } from '../http-result.js';
+import { decideToken, issuerKindOf } from '../policy/decide.js';
 import type { Tokex } from '../tokex.js';
 import { parseTokenRequest } from './request.js';
 
@@ -30,21 +31,32 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail
   if (http.body.byteLength > MAX_BODY_BYTES) throw new TokexError('body_too_large', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
   const request = parseTokenRequest(http.contentType, Buffer.from(http.body).toString('utf8'), trail);
 
-  // 2. The subject token: who is asking.
+  // 2. The subject token: who is asking; and, for delegation, the actor token: who acts for them (§1.1).
   const caller = await tokex.validator.validate(request.subjectToken, { trace: trail });
+  const delegation: Delegation | undefined =
+    request.actorToken === undefined
+      ? undefined
+      : await validateActor(tokex.validator, request.actorToken, caller, (name) => issuerKindOf(tokex.policy, name), { trace: trail });
 
-  // 3. The policy: what this caller may have for this target, down-scoped, never widened.
+  // 3. The policy: what this caller (with this actor) may have for this target, down-scoped, never widened.
   const nowMs = tokex.now();
-  const decision = decideToken(tokex.policy, tokex.denyList(), caller, request, nowMs / 1000);
+  const decision = decideToken(tokex.policy, tokex.denyList(), caller, request, nowMs / 1000, undefined, delegation?.actor);
   trail.rule(decision.rule.name);
   const { grant, scopes } = decision;
 
   // 4. The token (RFC 8693 §2.2.1): from Entra as one of tokex's identities, or signed by tokex.
   let issued: { token: string; expiresAt: number };
   if (grant.kind === 'entra') {
-    const entra = await tokex.entra.getToken(grant.identity, grant.target);
+    const { identity, target, onBehalfOf } = grant;
+    const entra = decision.obo ? await tokex.entra.getTokenOnBehalfOf(identity, target, decision.obo) : await tokex.entra.getToken(identity, target);
     issued = { token: entra.token, expiresAt: Math.floor(entra.expiresOnTimestamp / 1000) };
-    trail.grant({ kind: 'entra', identity: grant.identity, scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString() });
+    trail.grant({
+      kind: 'entra',
+      identity,
+      ...(onBehalfOf && { onBehalfOf: true }),
+      scopes: [...scopes],
+      expiresAt: new Date(entra.expiresOnTimestamp).toISOString(),
+    });
   } else {
     const minted = await mintAccessToken(tokex.signingKeys.current, {
       issuer: tokex.settings.issuer,
@@ -52,6 +64,7 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail
       audience: grant.target,
       scopes,
       lifetimeSeconds: grant.lifetimeSeconds,
+      act: delegation?.act,
       nowSeconds: Math.floor(nowMs / 1000),
     });
     issued = { token: minted.token, expiresAt: minted.expiresAt };

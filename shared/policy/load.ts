@@ -133,14 +133,25 @@ function compile(
     if (!issuers.some((x) => x.name === entry.when.issuer)) {
       report([...at, 'when', 'issuer'], `unknown issuer "${entry.when.issuer}" (not in issuers:)`);
     }
-    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => {
-      const patterns = (Array.isArray(value) ? value : [value]).map(String);
-      return { claim, patterns, matchers: patterns.map(compileGlob) };
-    });
+    const conditions = claimConditions(entry.when.claims);
+    const actor = entry.when.actor && { issuer: entry.when.actor.issuer, conditions: claimConditions(entry.when.actor.claims) };
+    if (actor && !issuers.some((x) => x.name === actor.issuer)) {
+      report([...at, 'when', 'actor', 'issuer'], `unknown issuer "${actor.issuer}" (not in issuers:)`);
+    }
     const grants: Grant[] = entry.grant.map((g, k): Grant => {
       if ('entra' in g) {
-        if (!identities.has(g.identity)) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
-        return { kind: 'entra', target: g.entra, identity: g.identity };
+        const identity = identities.get(g.identity);
+        if (!identity) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
+        // On-behalf-of is a confidential client's flow: an app registration, with a secret, certificate or federated credential.
+        else if (g.onBehalfOf && identity.type !== 'app' && identity.type !== 'service-principal') {
+          report([...at, 'grant', k, 'onBehalfOf'], `needs an identity of type app or service-principal ("${g.identity}" is ${identity.type})`);
+        }
+        // The user must be one Entra vouches for: the subject comes from a kind: entra issuer.
+        const subjectIssuer = issuers.find((x) => x.name === entry.when.issuer);
+        if (g.onBehalfOf && subjectIssuer && subjectIssuer.kind !== 'entra') {
+          report([...at, 'grant', k, 'onBehalfOf'], `needs a rule on a kind: entra issuer ("${subjectIssuer.name}" is ${subjectIssuer.kind})`);
+        }
+        return { kind: 'entra', target: g.entra, identity: g.identity, onBehalfOf: g.onBehalfOf === true };
       }
       if ('minted' in g) {
         const lifetimeSeconds = g.lifetime === undefined ? DEFAULT_LIFETIME_SECONDS : seconds(g.lifetime);
@@ -149,10 +160,18 @@ function compile(
       }
       return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map(compileGlob) };
     });
-    return { name: entry.name, issuer: entry.when.issuer, conditions, grants };
+    const kinds = entry.when.kind === undefined ? undefined : [...new Set(Array.isArray(entry.when.kind) ? entry.when.kind : [entry.when.kind])];
+    return { name: entry.name, issuer: entry.when.issuer, kinds, conditions, actor, grants };
   });
 
   return { source: file, issuers, identities, rules, warnings: [] };
+}
+
+function claimConditions(claims: Record<string, string | number | boolean | (string | number | boolean)[]> | undefined): ClaimCondition[] {
+  return Object.entries(claims ?? {}).map(([claim, value]) => {
+    const patterns = (Array.isArray(value) ? value : [value]).map(String);
+    return { claim, patterns, matchers: patterns.map(compileGlob) };
+  });
 }
 
 function issuerConfig(entry: IssuerEntry): IssuerConfig {
@@ -226,7 +245,8 @@ function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
 
 /** ` (did you mean "scopes"?)` when a known key is within two edits of `key`. */
 function didYouMean(key: string, known: readonly string[]): string {
-  const best = known.length === 0 ? undefined : closest(key, [...known]);
+  // A key known to another variant (clientSecret on an app identity) is no typo: suggest nothing.
+  const best = known.length === 0 || known.includes(key) ? undefined : closest(key, [...known]);
   return best !== undefined && distance(key.toLowerCase(), best.toLowerCase()) <= 2 ? ` (did you mean "${best}"?)` : '';
 }
 

@@ -1,21 +1,48 @@
 import type { JWTPayload } from 'jose';
-import { quote } from '../errors.js';
+import { callerKind } from '../caller/caller.js';
+import { quote, TokexError } from '../errors.js';
 import type { ClaimCondition, Grant, Policy, Rule } from './policy.js';
 
 export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
 
+/** The verified actor token of a delegation request, as the policy sees it. */
+export interface ActorClaims {
+  readonly issuerName: string;
+  readonly claims: JWTPayload;
+}
+
 /**
- * Why a rule does not hold for a caller, or undefined when it does. A missing claim never holds;
- * an array claim holds when any element does; objects never hold.
+ * Why a rule does not hold for a caller (and its actor, in a delegation request), or undefined when
+ * it does. A missing claim never holds; an array claim holds when any element does; objects never
+ * hold. A rule with `when.actor` holds only with an actor that meets it, one without only with none.
  */
-export function whyRuleFails(rule: Rule, issuerName: string, claims: JWTPayload): string | undefined {
+export function whyRuleFails(rule: Rule, issuerName: string, claims: JWTPayload, actor?: ActorClaims): string | undefined {
+  return whySubjectFails(rule, issuerName, claims) ?? whyActorFails(rule, actor);
+}
+
+function whySubjectFails(rule: Rule, issuerName: string, claims: JWTPayload): string | undefined {
   if (rule.issuer !== issuerName) return `issuer is ${issuerName}, rule wants ${rule.issuer}`;
-  for (const condition of rule.conditions) {
+  if (rule.kinds !== undefined) {
+    const kind = callerKind(claims);
+    if (!rule.kinds.includes(kind)) return `caller kind is "${kind}", rule wants ${rule.kinds.map((k) => `"${k}"`).join(' or ')}`;
+  }
+  return whyConditionsFail(rule.conditions, claims, 'claim');
+}
+
+function whyActorFails(rule: Rule, actor: ActorClaims | undefined): string | undefined {
+  if (rule.actor === undefined) return actor === undefined ? undefined : 'the request carries an actor token, the rule has no when.actor';
+  if (actor === undefined) return 'the rule wants an actor token (when.actor), the request has none';
+  if (rule.actor.issuer !== actor.issuerName) return `actor issuer is ${actor.issuerName}, rule wants ${rule.actor.issuer}`;
+  return whyConditionsFail(rule.actor.conditions, actor.claims, 'actor claim');
+}
+
+function whyConditionsFail(conditions: readonly ClaimCondition[], claims: JWTPayload, what: string): string | undefined {
+  for (const condition of conditions) {
     if (!conditionHolds(condition, claims)) {
       const wants = condition.patterns.join(' or ');
       return claims[condition.claim] === undefined
-        ? `claim "${condition.claim}" is missing (rule wants ${wants})`
-        : `claim "${condition.claim}" is ${quote(claims[condition.claim])}, rule wants ${wants}`;
+        ? `${what} "${condition.claim}" is missing (rule wants ${wants})`
+        : `${what} "${condition.claim}" is ${quote(claims[condition.claim])}, rule wants ${wants}`;
     }
   }
   return undefined;
@@ -31,9 +58,22 @@ function isScalar(value: unknown): value is string | number | boolean {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 
-/** Every rule that holds for this caller, in file order. */
-export function rulesFor(policy: Policy, issuerName: string, claims: JWTPayload): Rule[] {
-  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims) === undefined);
+/** Every rule that holds for this caller (and actor), in file order. */
+export function rulesFor(policy: Policy, issuerName: string, claims: JWTPayload, actor?: ActorClaims): Rule[] {
+  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims, actor) === undefined);
+}
+
+/**
+ * The rules that hold, or the refusal: `no_rule` when none holds for the subject itself,
+ * `actor_not_allowed` when some do but none admits this actor.
+ */
+export function holdingRules(policy: Policy, issuerName: string, claims: JWTPayload, actor?: ActorClaims): Rule[] {
+  const rules = rulesFor(policy, issuerName, claims, actor);
+  if (rules.length > 0) return rules;
+  const forSubject = policy.rules.filter((rule) => whySubjectFails(rule, issuerName, claims) === undefined);
+  if (forSubject.length === 0) throw new TokexError('no_rule', 'caller matches no rule');
+  if (actor === undefined) throw new TokexError('no_rule', 'caller matches only rules that want an actor token (when.actor)');
+  throw new TokexError('actor_not_allowed', 'actor: no rule of this caller admits this actor');
 }
 
 /** The first token grant, in file order across the rules that hold, whose target equals `target`. */

@@ -21,13 +21,17 @@ export class FakeKeyVault {
   readonly secrets = new Map<string, Version[]>();
   /** Reads (GET of a value) per secret name. */
   readonly reads = new Map<string, number>();
-  /** Writes (PUT of a new version) per secret name. */
-  readonly writes = new Map<string, number>();
   /** Faults per secret name (applies to reads and version listings). */
   readonly faults = new Map<string, FaultMode>();
   /** Bearer tokens the SDK presented (they came from the managed-identity fake). */
   readonly bearers = new Set<string>();
   challenges = 0;
+  /** Authenticated requests still to refuse with 403 ForbiddenByRbac, as while a role assignment propagates. */
+  forbidden = 0;
+  /** Authenticated requests answered 403 so far. */
+  refused = 0;
+  /** Writes (PUT, setSecret) per secret name. */
+  readonly writes = new Map<string, number>();
 
   private constructor(private readonly server: Server, readonly url: string) {}
 
@@ -68,9 +72,15 @@ export class FakeKeyVault {
       return;
     }
     this.bearers.add(auth.slice('Bearer '.length));
+    if (this.forbidden > 0) {
+      this.forbidden--;
+      this.refused++;
+      // What Key Vault answers a caller whose role assignment has not reached it yet.
+      return this.json(res, 403, { error: { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } } });
+    }
     const [, collection, name, third] = url.pathname.replace(/\/+$/, '').split('/');
     if (collection !== 'secrets' || !name) return this.json(res, 400, { error: { code: 'BadParameter', message: 'unsupported' } });
-    if (req.method === 'PUT' && third === undefined) return this.put(req, res, name);
+    if (req.method === 'PUT' && !third) return this.put(req, res, name);
     const fault = this.faults.get(name) ?? 'ok';
     if (third !== 'versions') this.reads.set(name, (this.reads.get(name) ?? 0) + 1);
     if (fault === 'hang') return;
@@ -86,23 +96,21 @@ export class FakeKeyVault {
     this.json(res, 200, this.bundle(name, chosen, true));
   }
 
-  /** PUT /secrets/{name} (SecretClient.setSecret): `{value, contentType?}` becomes the newest version. */
+  /** setSecret: `PUT /secrets/{name}` with `{ value, contentType?, attributes? }` adds a version. */
   private put(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, name: string): void {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      let parsed: { value?: unknown; contentType?: unknown };
+      let body: { value?: unknown; contentType?: unknown };
       try {
-        parsed = JSON.parse(body) as typeof parsed;
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
       } catch {
         return this.json(res, 400, { error: { code: 'BadParameter', message: 'body is not JSON' } });
       }
-      if (typeof parsed.value !== 'string') return this.json(res, 400, { error: { code: 'BadParameter', message: 'value is required' } });
+      if (typeof body.value !== 'string') return this.json(res, 400, { error: { code: 'BadParameter', message: 'value is required' } });
       this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
-      const version = this.set(name, parsed.value, typeof parsed.contentType === 'string' ? { contentType: parsed.contentType } : {});
-      const written = this.secrets.get(name)!.find((v) => v.version === version)!;
-      this.json(res, 200, this.bundle(name, written, true));
+      const version = this.set(name, body.value, typeof body.contentType === 'string' ? { contentType: body.contentType } : {});
+      this.json(res, 200, this.bundle(name, this.secrets.get(name)!.find((v) => v.version === version)!, true));
     });
   }
 

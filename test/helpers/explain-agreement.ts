@@ -9,7 +9,7 @@ import type { IssuerConfig, Policy } from '../../shared/policy/policy.js';
 import { ACCESS_TOKEN_TYPE, JWT_TYPE, type LocalTokex, TOKEN_EXCHANGE } from './local-host.js';
 
 /** Parameters `tokex policy explain` takes; a request with any other is not one explain can restate. */
-const EXPLAINABLE = new Set(['grant_type', 'subject_token', 'subject_token_type', 'resource', 'audience', 'scope']);
+const EXPLAINABLE = new Set(['grant_type', 'subject_token', 'subject_token_type', 'resource', 'audience', 'scope', 'actor_token', 'actor_token_type']);
 /** Answers that depend on something besides the request, the token and the policy. */
 const OUTSIDE_THE_DECISION = new Set<Reason>(['downstream_unavailable', 'audit_unavailable', 'internal_error']);
 /** Refusals only the signature's keys can tell: explain without --jwks cannot. */
@@ -47,11 +47,14 @@ export async function checkExplainAgreement(tokex: LocalTokex): Promise<{ compar
       Object.entries(params).every(([k, v]) => EXPLAINABLE.has(k) && typeof v === 'string') &&
       single('grant_type') === TOKEN_EXCHANGE &&
       [JWT_TYPE, ACCESS_TOKEN_TYPE].includes(single('subject_token_type') ?? '') &&
-      (single('subject_token') ?? '') !== '';
+      (single('subject_token') ?? '') !== '' &&
+      (params.actor_token === undefined
+        ? params.actor_token_type === undefined
+        : [JWT_TYPE, ACCESS_TOKEN_TYPE].includes(single('actor_token_type') ?? '') && single('actor_token') !== '');
     if (!explainable) return res;
     const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
     if (OUTSIDE_THE_DECISION.has(record.reason)) return res;
-    const request = { resource: single('resource'), audience: single('audience'), scope: single('scope') };
+    const request = { resource: single('resource'), audience: single('audience'), scope: single('scope'), actorToken: single('actor_token') };
     const server = {
       status: res.status,
       reason: record.reason,

@@ -7,7 +7,7 @@ import { answerFor, quote, REASONS, type Reason, type TokexError } from '../../s
 import { parseTokenRequest } from '../../shared/exchange/request.js';
 import { errorResult } from '../../shared/http-result.js';
 
-const notes = { request: () => {}, subjectToken: () => {} };
+const notes = { request: () => {}, subjectToken: () => {}, actorToken: () => {} };
 const CID = '00000000-0000-4000-8000-000000000000';
 
 /** What POST /token tells the caller when parsing `body` (as `contentType`) fails. */
