@@ -8,6 +8,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeEntra, TENANT_A } from '../fakes/entra.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
+import { checkExplainAgreement } from '../helpers/explain-agreement.js';
 import { ACCESS_TOKEN_TYPE, CLI, exchangeForm, JWT_TYPE, LocalTokex } from '../helpers/local-host.js';
 
 let entra: FakeEntra;
@@ -46,6 +47,8 @@ rules:
 beforeAll(async () => {
   [entra, idp] = await Promise.all([FakeEntra.start(), FakeIssuer.start()]);
   tokex = await LocalTokex.start(policy());
+  // Every exchange below is also put to `policy explain`, which must give the server's answer.
+  await checkExplainAgreement(tokex);
 });
 afterAll(async () => {
   await tokex?.stop();
