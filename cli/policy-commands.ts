@@ -3,12 +3,14 @@ import type { JWTPayload } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { remoteIssuerKeys, staticIssuerKeys, type IssuerKeys } from '../shared/caller/issuer-keys.js';
-import { ConfigError } from '../shared/errors.js';
+import { type DenyList, parseDenyList } from '../shared/deny/deny-list.js';
+import { ConfigError, TokexError } from '../shared/errors.js';
 import { loadPolicyFile, seconds } from '../shared/policy/load.js';
 import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
 import { DURATION } from '../shared/policy/schema.js';
 import { loadSettings, withLocalSettings, type RuntimeMode } from '../shared/settings.js';
 import { devIssuerConfig } from '../local/dev-issuer.js';
+import { denyListSource } from './deny-commands.js';
 import { explain, formatExplanation, type ExplainAnswer, type ExplainRequest, type Explanation } from './explain.js';
 
 export function loadPolicyForCli(file: string, mode: RuntimeMode): Policy {
@@ -61,6 +63,8 @@ export interface ExplainOptions {
   readonly claims?: string | undefined;
   readonly actorToken?: string | undefined;
   readonly jwks?: string | undefined;
+  /** `--deny-list kv:<secret>|FILE`: apply this deny-list as the server would (default: none). */
+  readonly denyList?: string | undefined;
   readonly request: ExplainRequest;
   readonly mode: RuntimeMode;
   readonly output: 'text' | 'json';
@@ -75,8 +79,18 @@ export async function explainPolicy(file: string, options: ExplainOptions): Prom
     subject: options.token !== undefined ? { token: options.token.trim() } : { claims: parseClaims(options.claims!) },
     request: { ...options.request, actorToken: options.actorToken?.trim() },
     keysFor: options.jwks === undefined ? undefined : jwksKeys(options.jwks),
+    ...(options.denyList !== undefined && { denyList: await readDenyList(options.denyList) }),
   });
   return { text: options.output === 'json' ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation), ok: explanation.answer.status === 200 };
+}
+
+async function readDenyList(list: string): Promise<DenyList> {
+  const source = await denyListSource(list);
+  try {
+    return parseDenyList(await source.read(), source.name);
+  } catch (err) {
+    throw err instanceof TokexError ? new ConfigError(`--deny-list ${err.detail}`) : err;
+  }
 }
 
 /** A relative time such as `+1h` or `-90s` in a test case's claims: now plus or minus the duration. */

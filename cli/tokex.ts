@@ -93,14 +93,16 @@ policy
   .option('--scope <scopes>', 'the space-separated scopes requested')
   .option('--actor-token <jwt>', 'the actor token of a delegation request')
   .option('--jwks <file-or-url>', 'also check the signature with this JWKS (a file, or a URL to fetch)')
+  .option('--deny-list <kv:secret|file>', 'apply this deny-list as the server would (default: none)')
   .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
   .option('--azure', 'load the policy as the Azure Functions host would')
-  .action(async (file: string, opts: { token?: string; claims?: string; resource?: string; audience?: string; target?: string; scope?: string; actorToken?: string; jwks?: string; output: 'text' | 'json'; azure?: boolean }) => {
+  .action(async (file: string, opts: { token?: string; claims?: string; resource?: string; audience?: string; target?: string; scope?: string; actorToken?: string; jwks?: string; denyList?: string; output: 'text' | 'json'; azure?: boolean }) => {
     const { text, ok } = await explainPolicy(file, {
       token: opts.token,
       claims: opts.claims,
       actorToken: opts.actorToken,
       jwks: opts.jwks,
+      denyList: opts.denyList,
       request: { resource: opts.resource, audience: opts.audience ?? opts.target, scope: opts.scope },
       mode: opts.azure ? 'azure' : 'local',
       output: opts.output,

@@ -116,6 +116,11 @@ describe('tokex deny (file)', () => {
     expect(run('deny', 'list', '--list', 'deny.json').stdout).toBe('deny.json:\n  rule dev-callers\n  caller dev sub job-1\n');
     run('deny', 'remove', '--list', 'deny.json', '--rule', 'dev-callers');
     expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8')).rules).toEqual([]);
+    // policy explain applies the same list when given it.
+    const token = run('dev-token', '--sub', 'job-1', '--roles', 'Jobs.Train').stdout.trim();
+    const denied = run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--deny-list', 'deny.json');
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toContain('answer: 400 invalid_request, reason caller_denied: caller dev sub "job-1" is on the deny-list');
     const bad = run('deny', 'add', '--list', 'deny.json', '--caller', 'dev');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe('tokex: deny: --caller needs exactly one of --oid or --sub\n');
