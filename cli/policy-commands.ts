@@ -96,20 +96,22 @@ async function readDenyList(list: string): Promise<DenyList> {
 /** A relative time such as `+1h` or `-90s` in a test case's claims: now plus or minus the duration. */
 const RELATIVE = /^([+-])([1-9][0-9]*[smh])$/;
 
-const caseSchema = z.strictObject({
-  name: z.string().min(1),
-  token: z.string().min(1).optional(),
-  claims: z.record(z.string(), z.unknown()).optional(),
-  request: z.strictObject({ resource: z.string().optional(), audience: z.string().optional(), scope: z.string().optional() }).default({}),
-  expect: z.strictObject({
-    outcome: z.enum(['granted', 'denied', 'failed']).optional(),
-    status: z.number().int().optional(),
-    reason: z.string().optional(),
-    rule: z.string().optional(),
-    scopes: z.array(z.string()).optional(),
-    lifetime: z.string().regex(DURATION).optional(),
-  }),
-}).refine((c) => (c.token === undefined) !== (c.claims === undefined), { message: 'give exactly one of token or claims' });
+const caseSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    token: z.string().min(1).optional(),
+    claims: z.record(z.string(), z.unknown()).optional(),
+    request: z.strictObject({ resource: z.string().optional(), audience: z.string().optional(), scope: z.string().optional() }).default({}),
+    expect: z.strictObject({
+      outcome: z.enum(['granted', 'denied', 'failed']).optional(),
+      status: z.number().int().optional(),
+      reason: z.string().optional(),
+      rule: z.string().optional(),
+      scopes: z.array(z.string()).optional(),
+      lifetime: z.string().regex(DURATION).optional(),
+    }),
+  })
+  .refine((c) => (c.token === undefined) !== (c.claims === undefined), { message: 'give exactly one of token or claims' });
 
 const casesSchema = z.strictObject({
   /** Fixes the clock for every case (ISO 8601); default: now. */
@@ -129,7 +131,11 @@ export interface CaseResult {
  * `tokex policy test`: runs each case of a YAML file through the server's decision (no network:
  * signatures are not checked) and compares the answer with what the case expects.
  */
-export async function testPolicy(file: string, casesFile: string, options: { mode: RuntimeMode; output: 'text' | 'json' }): Promise<{ text: string; ok: boolean }> {
+export async function testPolicy(
+  file: string,
+  casesFile: string,
+  options: { mode: RuntimeMode; output: 'text' | 'json' },
+): Promise<{ text: string; ok: boolean }> {
   const policy = loadPolicyForCli(file, options.mode);
   let raw: unknown;
   try {
@@ -173,7 +179,8 @@ function compare(expected: z.infer<typeof caseSchema>['expect'], answer: Explain
   const outcome = answer.status < 400 ? 'granted' : answer.status < 500 ? 'denied' : 'failed';
   const diff: string[] = [];
   const differ = (field: string, want: unknown, got: unknown) => {
-    if (want !== undefined && JSON.stringify(want) !== JSON.stringify(got)) diff.push(`${field}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got ?? null)}`);
+    if (want !== undefined && JSON.stringify(want) !== JSON.stringify(got))
+      diff.push(`${field}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got ?? null)}`);
   };
   differ('outcome', expected.outcome, outcome);
   differ('status', expected.status, answer.status);

@@ -1,5 +1,4 @@
-import type { PolicyProblem } from './load.js';
-import type { Policy } from './policy.js';
+import type { Policy, PolicyWarning } from './policy.js';
 
 /** Lifetimes above this draw a warning (the hard limit at load is 24 h). */
 const LIFETIME_WARNING_SECONDS = 3600;
@@ -10,8 +9,8 @@ type Locate = (path: readonly PropertyKey[]) => number;
  * Risky but legal policy: `tokex policy check` prints these (`--strict` makes them errors) and the
  * server logs them at startup. Every warning is one `{line, path, message}` item, like a load error.
  */
-export function policyWarnings(policy: Policy, locate: Locate): PolicyProblem[] {
-  const warnings: PolicyProblem[] = [];
+export function policyWarnings(policy: Policy, locate: Locate): PolicyWarning[] {
+  const warnings: PolicyWarning[] = [];
   const warn = (path: PropertyKey[], message: string) => warnings.push({ line: locate(path), path: formatPath(path), message });
   const usedIdentities = new Set<string>();
 

@@ -239,6 +239,7 @@ function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
   if (top === 'identities' && path.length === 2) return KNOWN_KEYS.identity;
   if (top === 'rules' && path.length === 2) return KNOWN_KEYS.rule;
   if (top === 'rules' && third === 'when' && path.length === 3) return KNOWN_KEYS.when;
+  if (top === 'rules' && third === 'when' && path[3] === 'actor' && path.length === 4) return KNOWN_KEYS.actor;
   if (top === 'rules' && third === 'grant' && path.length === 4 && fifth === undefined) return KNOWN_KEYS.grant;
   return [];
 }

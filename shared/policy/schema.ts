@@ -113,5 +113,6 @@ export const KNOWN_KEYS = {
   identity: keysOf(...identitySchema.options),
   rule: keysOf(ruleSchema),
   when: keysOf(ruleSchema.shape.when),
+  actor: keysOf(ruleSchema.shape.when.shape.actor.unwrap()),
   grant: keysOf(...grantSchema.options),
 } as const;
