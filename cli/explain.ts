@@ -78,8 +78,11 @@ export async function explain(input: ExplainInput): Promise<Explanation> {
       form.set('actor_token_type', TOKEN_TYPE_JWT);
     }
     const notes = { request: () => {}, subjectToken: () => {}, actorToken: () => {} };
-    const request = check(trace, 'request', { actual: describeRequest(input.request) }, () =>
-      parseTokenRequest('application/x-www-form-urlencoded', form.toString(), notes),
+    const request = check(
+      trace,
+      'request',
+      () => ({ actual: describeRequest(input.request) }),
+      () => parseTokenRequest('application/x-www-form-urlencoded', form.toString(), notes),
     );
     const caller: Caller =
       'token' in input.subject

@@ -28,8 +28,11 @@ export interface Trace {
 
 type Values = { readonly actual?: string | undefined; readonly expected?: string | undefined };
 
-/** Runs one check, reporting PASS with `values`, or FAIL with the refusal's detail and rethrowing it. */
-export function check<T>(trace: Trace | undefined, name: string, values: Values, run: () => T): T {
+/**
+ * Runs one check, reporting PASS with `values`, or FAIL with the refusal's detail and rethrowing it.
+ * `values` is computed only when someone listens (explain), never on the server's request path.
+ */
+export function check<T>(trace: Trace | undefined, name: string, values: () => Values, run: () => T): T {
   try {
     const result = run();
     trace?.step?.(step(name, 'PASS', values));
@@ -40,7 +43,7 @@ export function check<T>(trace: Trace | undefined, name: string, values: Values,
   }
 }
 
-export async function checkAsync<T>(trace: Trace | undefined, name: string, values: Values, run: () => Promise<T>): Promise<T> {
+export async function checkAsync<T>(trace: Trace | undefined, name: string, values: () => Values, run: () => Promise<T>): Promise<T> {
   try {
     const result = await run();
     trace?.step?.(step(name, 'PASS', values));
@@ -55,7 +58,8 @@ export function skip(trace: Trace | undefined, name: string, why: string): void 
   trace?.step?.({ check: name, outcome: 'SKIP', detail: why });
 }
 
-function step(name: string, outcome: StepOutcome, values: Values, err?: unknown): Step {
+function step(name: string, outcome: StepOutcome, lazy: () => Values, err?: unknown): Step {
+  const values = lazy();
   return {
     check: name,
     outcome,

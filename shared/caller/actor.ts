@@ -88,9 +88,20 @@ export async function validateActor(
     if (!(err instanceof TokexError)) throw err;
     throw new TokexError(err.reason, `actor token: ${err.detail}`, { cause: err, ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }) });
   }
-  check(trace, 'may_act', { actual: `actor sub ${quote(actor.claims.sub)}`, expected: subject.claims.may_act === undefined ? 'any (no may_act)' : quote(subject.claims.may_act) }, () =>
-    checkMayAct(subject.claims, actor.claims),
+  check(
+    trace,
+    'may_act',
+    () => ({
+      actual: `actor sub ${quote(actor.claims.sub)}`,
+      expected: subject.claims.may_act === undefined ? 'any (no may_act)' : quote(subject.claims.may_act),
+    }),
+    () => checkMayAct(subject.claims, actor.claims),
   );
-  const act = check(trace, 'act chain', { expected: `at most ${MAX_ACT_DEPTH} deep` }, () => actClaim(actor, kindOf(actor.issuerName)));
+  const act = check(
+    trace,
+    'act chain',
+    () => ({ expected: `at most ${MAX_ACT_DEPTH} deep` }),
+    () => actClaim(actor, kindOf(actor.issuerName)),
+  );
   return { actor, act };
 }

@@ -56,9 +56,9 @@ export class CallerValidator {
   async validate(token: string, options: ValidateOptions = {}): Promise<Caller> {
     const { trace } = options;
     // 1. Shape and header: exactly a compact JWS, nothing that picks its own key.
-    const { header, payloadSegment } = check(trace, 'format', { actual: `${token.length} bytes`, expected: `compact JWS, at most ${MAX_TOKEN_BYTES} bytes` }, () => parseCompactJws(token));
-    check(trace, 'header', { actual: quote(Object.keys(header)), expected: 'no jku, x5u, jwk, x5c or crit' }, () => checkJwsHeader(header));
-    const claims = check(trace, 'payload', { expected: 'a JSON object' }, () => decodeJsonSegment(payloadSegment, 'payload')) as JWTPayload;
+    const { header, payloadSegment } = check(trace, 'format', () => ({ actual: `${token.length} bytes`, expected: `compact JWS, at most ${MAX_TOKEN_BYTES} bytes` }), () => parseCompactJws(token));
+    check(trace, 'header', () => ({ actual: quote(Object.keys(header)), expected: 'no jku, x5u, jwk, x5c or crit' }), () => checkJwsHeader(header));
+    const claims = check(trace, 'payload', () => ({ expected: 'a JSON object' }), () => decodeJsonSegment(payloadSegment, 'payload')) as JWTPayload;
     return this.#validate(header, claims, token, options);
   }
 
@@ -71,12 +71,10 @@ export class CallerValidator {
   async #validate(header: Record<string, unknown> | undefined, claims: JWTPayload, token: string | undefined, options: ValidateOptions): Promise<Caller> {
     const { trace } = options;
     // 2. Issuer: chosen by the unverified `iss`; from here on only that entry's rules and keys count.
-    const trustedNames = this.#issuers.map((t) => t.config.name).join(', ') || 'none';
-    const trustedUrls = this.#issuers.map((t) => `${t.config.issuer} (${t.config.name})`).join(', ') || 'none';
-    const trusted = check(trace, 'issuer', { actual: quote(claims.iss), expected: `one of ${trustedUrls}` }, () => {
+    const trusted = check(trace, 'issuer', () => ({ actual: quote(claims.iss), expected: `one of ${this.#issuers.map((t) => `${t.config.issuer} (${t.config.name})`).join(', ') || 'none'}` }), () => {
       if (typeof claims.iss !== 'string') throw new TokexError('missing_claim', 'no "iss" claim');
       const found = this.#resolveIssuer(claims.iss);
-      if (!found) throw new TokexError('unknown_issuer', `issuer ${quote(claims.iss)} is not trusted (trusted: ${trustedNames})`);
+      if (!found) throw new TokexError('unknown_issuer', `issuer ${quote(claims.iss)} is not trusted (trusted: ${this.#issuers.map((t) => t.config.name).join(', ') || 'none'})`);
       return found;
     });
     const { config } = trusted;
@@ -84,20 +82,20 @@ export class CallerValidator {
     if (header === undefined) {
       skip(trace, 'alg', 'no token header');
     } else {
-      check(trace, 'alg', { actual: quote(header.alg), expected: `one of ${config.algorithms.join(', ')}` }, () => checkAlgorithm(header, config.algorithms));
-      check(trace, 'typ', { actual: header.typ === undefined ? 'absent' : quote(header.typ), expected: `absent or one of ${config.types.join(', ')}` }, () => {
+      check(trace, 'alg', () => ({ actual: quote(header.alg), expected: `one of ${config.algorithms.join(', ')}` }), () => checkAlgorithm(header, config.algorithms));
+      check(trace, 'typ', () => ({ actual: header.typ === undefined ? 'absent' : quote(header.typ), expected: `absent or one of ${config.types.join(', ')}` }), () => {
         if (header.typ !== undefined && !config.types.includes(normalizeTyp(header.typ))) {
           throw new TokexError('token_type_not_allowed', `typ ${quote(header.typ)} is not allowed for issuer ${config.name} (allowed: ${config.types.join(', ')})`);
         }
       });
-      if (profile?.checkHeader) check(trace, `${config.kind} header`, { actual: `kid ${quote(header.kid)}` }, () => profile.checkHeader!(header, trusted));
+      if (profile?.checkHeader) check(trace, `${config.kind} header`, () => ({ actual: `kid ${quote(header.kid)}` }), () => profile.checkHeader!(header, trusted));
     }
 
     // 3. Signature, with the issuer's own keys.
     if (options.verifySignature === false || token === undefined) {
       skip(trace, 'signature', 'not checked (give --jwks to check it)');
     } else {
-      await checkAsync(trace, 'signature', { actual: `kid ${quote(header?.kid)}`, expected: `a key of ${config.name}` }, async () => {
+      await checkAsync(trace, 'signature', () => ({ actual: `kid ${quote(header?.kid)}`, expected: `a key of ${config.name}` }), async () => {
         try {
           await verifySignature(token, trusted.keys.getKey, config.algorithms);
         } catch (err) {
@@ -112,13 +110,12 @@ export class CallerValidator {
 
     // 4. Claims: time, audience, identity, then the issuer kind's own rules.
     const nowSeconds = this.#now() / 1000;
-    check(trace, 'time', { actual: timeSummary(claims), expected: `exp in the future, nbf and iat not after now ${isoSeconds(Math.floor(nowSeconds))} (tolerance ${CLOCK_TOLERANCE_SECONDS} s)` }, () => checkTimeClaims(claims, nowSeconds));
-    check(trace, 'aud', { actual: quote(claims.aud), expected: `one of ${config.audiences.join(', ')}` }, () => checkAudience(claims, config.audiences));
-    const who = claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`;
-    check(trace, 'subject', { actual: `${who}, kind ${caller.kind}`, expected: 'oid or sub' }, () => {
+    check(trace, 'time', () => ({ actual: timeSummary(claims), expected: `exp in the future, nbf and iat not after now ${isoSeconds(Math.floor(nowSeconds))} (tolerance ${CLOCK_TOLERANCE_SECONDS} s)` }), () => checkTimeClaims(claims, nowSeconds));
+    check(trace, 'aud', () => ({ actual: quote(claims.aud), expected: `one of ${config.audiences.join(', ')}` }), () => checkAudience(claims, config.audiences));
+    check(trace, 'subject', () => ({ actual: `${claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`}, kind ${caller.kind}`, expected: 'oid or sub' }), () => {
       if (claims.oid === undefined && typeof claims.sub !== 'string') throw new TokexError('missing_claim', 'neither "oid" nor "sub"');
     });
-    if (profile?.check) check(trace, `${config.kind} rules`, { actual: `tid ${quote(claims.tid)}` }, () => profile.check!(claims, header ?? {}, trusted));
+    if (profile?.check) check(trace, `${config.kind} rules`, () => ({ actual: `tid ${quote(claims.tid)}` }), () => profile.check!(claims, header ?? {}, trusted));
     return caller;
   }
 

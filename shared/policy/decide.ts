@@ -55,26 +55,36 @@ export function decideToken(
   actor?: Caller,
 ): TokenDecision {
   const rules = rulesHolding(policy, denyList, caller, actor, trace);
-  const match = check(trace, 'target', { actual: quote(request.target), expected: `a target granted by ${rules.map((r) => r.name).join(', ')}` }, () => {
-    const found = tokenGrantFor(rules, request.target);
-    if (!found) {
-      const targets = [...new Set(rules.flatMap((r) => r.grants.flatMap((g) => (g.kind === 'secrets' ? [] : [g.target]))))];
-      throw new TokexError(
-        'target_not_allowed',
-        `target ${quote(request.target)} is not granted by rule ${rules.map((r) => r.name).join(', ')} (grants ${targets.join(' ') || 'no tokens'})`,
-      );
-    }
-    return found;
-  });
-  check(trace, 'rule not denied', { actual: match.rule.name, expected: 'not on the deny-list' }, () => {
-    if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
-  });
+  const match = check(
+    trace,
+    'target',
+    () => ({ actual: quote(request.target), expected: `a target granted by ${rules.map((r) => r.name).join(', ')}` }),
+    () => {
+      const found = tokenGrantFor(rules, request.target);
+      if (!found) {
+        const targets = [...new Set(rules.flatMap((r) => r.grants.flatMap((g) => (g.kind === 'secrets' ? [] : [g.target]))))];
+        throw new TokexError(
+          'target_not_allowed',
+          `target ${quote(request.target)} is not granted by rule ${rules.map((r) => r.name).join(', ')} (grants ${targets.join(' ') || 'no tokens'})`,
+        );
+      }
+      return found;
+    },
+  );
+  check(
+    trace,
+    'rule not denied',
+    () => ({ actual: match.rule.name, expected: 'not on the deny-list' }),
+    () => {
+      if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
+    },
+  );
   const { grant } = match;
   const allowed = grant.kind === 'entra' ? `${grant.target.replace(/\/+$/, '')}/.default` : grant.scopes.join(' ');
   const scopes = check(
     trace,
     'scope',
-    { actual: request.scopes === undefined ? 'none requested' : quote(request.scopes.join(' ')), expected: `within ${allowed}` },
+    () => ({ actual: request.scopes === undefined ? 'none requested' : quote(request.scopes.join(' ')), expected: `within ${allowed}` }),
     () => {
       const granted = scopesFor(grant, request.scopes);
       if (!granted) {
@@ -87,57 +97,87 @@ export function decideToken(
   // On-behalf-of: checked here so a request Entra would refuse never reaches it.
   const obo =
     grant.kind === 'entra' && grant.onBehalfOf
-      ? check(trace, 'on-behalf-of', { actual: `${caller.kind} of ${caller.issuerName}`, expected: `an Entra user token for identity ${grant.identity}` }, () =>
-          oboUser(caller, issuerKindOf(policy, caller.issuerName), policy.identities.get(grant.identity)!, request.subjectToken),
+      ? check(
+          trace,
+          'on-behalf-of',
+          () => ({ actual: `${caller.kind} of ${caller.issuerName}`, expected: `an Entra user token for identity ${grant.identity}` }),
+          () => oboUser(caller, issuerKindOf(policy, caller.issuerName), policy.identities.get(grant.identity)!, request.subjectToken),
         )
       : undefined;
   const exp = caller.claims.exp as number;
-  const lifetimeSeconds = check(trace, 'lifetime', { actual: `exp ${isoSeconds(exp)}`, expected: 'after now' }, () => {
-    // Inside the clock tolerance a token is still valid, but nothing is granted past its exp.
-    if (exp <= nowSeconds)
-      throw new TokexError('expired', `exp ${isoSeconds(exp)} is ${Math.round(nowSeconds - exp)} s in the past (no grant past the subject token's exp)`);
-    const cap = Math.floor(exp - nowSeconds);
-    return grant.kind === 'minted' ? Math.min(grant.lifetimeSeconds, cap) : cap;
-  });
+  const lifetimeSeconds = check(
+    trace,
+    'lifetime',
+    () => ({ actual: `exp ${isoSeconds(exp)}`, expected: 'after now' }),
+    () => {
+      // Inside the clock tolerance a token is still valid, but nothing is granted past its exp.
+      if (exp <= nowSeconds)
+        throw new TokexError('expired', `exp ${isoSeconds(exp)} is ${Math.round(nowSeconds - exp)} s in the past (no grant past the subject token's exp)`);
+      const cap = Math.floor(exp - nowSeconds);
+      return grant.kind === 'minted' ? Math.min(grant.lifetimeSeconds, cap) : cap;
+    },
+  );
   return { rule: match.rule, grant, scopes, lifetimeSeconds, ...(obo && { obo }) };
 }
 
 /** The policy's answer for GET /credentials/{name}. */
 export function decideSecret(policy: Policy, denyList: DenyList, caller: Caller, name: string, allowedName: boolean, trace?: Trace): SecretDecision {
   const rules = rulesHolding(policy, denyList, caller, undefined, trace);
-  const match = check(trace, 'secret', { actual: quote(name) }, () => {
-    const found = allowedName ? secretGrantFor(rules, name) : undefined;
-    if (!found) throw new TokexError('secret_not_allowed', `secret ${quote(name)} is not allowed by rule ${rules.map((r) => r.name).join(', ')}`);
-    return found;
-  });
-  check(trace, 'rule not denied', { actual: match.rule.name, expected: 'not on the deny-list' }, () => {
-    if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
-  });
+  const match = check(
+    trace,
+    'secret',
+    () => ({ actual: quote(name) }),
+    () => {
+      const found = allowedName ? secretGrantFor(rules, name) : undefined;
+      if (!found) throw new TokexError('secret_not_allowed', `secret ${quote(name)} is not allowed by rule ${rules.map((r) => r.name).join(', ')}`);
+      return found;
+    },
+  );
+  check(
+    trace,
+    'rule not denied',
+    () => ({ actual: match.rule.name, expected: 'not on the deny-list' }),
+    () => {
+      if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
+    },
+  );
   return match;
 }
 
 /** The deny-list, then every rule in file order: the rules that hold, or the refusal saying why each does not. */
 function rulesHolding(policy: Policy, denyList: DenyList, caller: Caller, actor: Caller | undefined, trace: Trace | undefined): Rule[] {
   const who = (c: Caller) => `${c.issuerName} ${c.objectId ? `oid ${quote(c.objectId)}` : `sub ${quote(c.subject)}`}`;
-  check(trace, 'deny-list', { actual: actor ? `${who(caller)}, actor ${who(actor)}` : who(caller), expected: 'not on the deny-list' }, () => {
-    const why = whyCallerDenied(denyList, caller) ?? (actor && whyCallerDenied(denyList, actor));
-    if (why) throw new TokexError('caller_denied', actor && !whyCallerDenied(denyList, caller) ? `actor: ${why}` : why);
-  });
+  check(
+    trace,
+    'deny-list',
+    () => ({ actual: actor ? `${who(caller)}, actor ${who(actor)}` : who(caller), expected: 'not on the deny-list' }),
+    () => {
+      const why = whyCallerDenied(denyList, caller) ?? (actor && whyCallerDenied(denyList, actor));
+      if (why) throw new TokexError('caller_denied', actor && !whyCallerDenied(denyList, caller) ? `actor: ${why}` : why);
+    },
+  );
   const actorClaims: ActorClaims | undefined = actor && { issuerName: actor.issuerName, claims: actor.claims };
-  const reasons: string[] = [];
-  for (const rule of policy.rules) {
-    const why = whyRuleFails(rule, caller.issuerName, caller.claims, actorClaims);
-    if (why !== undefined) reasons.push(`${rule.name}: ${why}`);
-    trace?.step?.({ check: `rule ${rule.name}`, outcome: why === undefined ? 'PASS' : 'FAIL', ...(why !== undefined && { detail: why }) });
+  // Why each rule does not hold: for explain's steps and a refusal's detail only, never on a grant's path.
+  const whyNot = () => policy.rules.map((rule) => ({ rule, why: whyRuleFails(rule, caller.issuerName, caller.claims, actorClaims) }));
+  if (trace?.step) {
+    for (const { rule, why } of whyNot())
+      trace.step({ check: `rule ${rule.name}`, outcome: why === undefined ? 'PASS' : 'FAIL', ...(why !== undefined && { detail: why }) });
   }
-  return check(trace, 'rules', { expected: 'at least one holds' }, () => {
-    try {
-      return holdingRules(policy, caller.issuerName, caller.claims, actorClaims);
-    } catch (err) {
-      if (!(err instanceof TokexError)) throw err;
-      const all = reasons.join('; ');
-      const why = all.length > MAX_RULE_REASONS ? `${all.slice(0, MAX_RULE_REASONS - 1)}…` : all || 'the policy has no rules';
-      throw new TokexError(err.reason, `${err.detail} (${why})`, { cause: err });
-    }
-  });
+  return check(
+    trace,
+    'rules',
+    () => ({ expected: 'at least one holds' }),
+    () => {
+      try {
+        return holdingRules(policy, caller.issuerName, caller.claims, actorClaims);
+      } catch (err) {
+        if (!(err instanceof TokexError)) throw err;
+        const all = whyNot()
+          .flatMap(({ rule, why }) => (why === undefined ? [] : [`${rule.name}: ${why}`]))
+          .join('; ');
+        const why = all.length > MAX_RULE_REASONS ? `${all.slice(0, MAX_RULE_REASONS - 1)}…` : all || 'the policy has no rules';
+        throw new TokexError(err.reason, `${err.detail} (${why})`, { cause: err });
+      }
+    },
+  );
 }
