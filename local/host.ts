@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import azureFunctions from '@azure/functions';
 import type { Route } from '../functions/routes.js';
-import { MAX_BODY_BYTES } from '../shared/exchange/token-exchange.js';
 import { log } from '../shared/log.js';
 
 // @azure/functions is CommonJS; its classes are not detected as named ESM exports.
@@ -11,6 +10,12 @@ const { HttpRequest, HttpResponse, InvocationContext } = azureFunctions;
 
 /** Requests whose headers exceed this are refused by Node itself; the 16 KiB token cap is tokex's own. */
 const MAX_HEADER_BYTES = 64 * 1024;
+/**
+ * Bodies are cut past this, so a huge upload costs no memory. The handlers apply tokex's own, smaller
+ * limit (64 KiB at /token) and refuse what exceeds it; this host needs none of tokex's code to do so,
+ * and can serve the deployed bundle without loading the source tree.
+ */
+const MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
 
 export interface LocalHost {
   readonly server: Server;
@@ -63,12 +68,17 @@ async function serve(routes: readonly Route[], extra: StaticRoutes, req: Incomin
     req.resume();
     if (matches.length > 0) {
       const allow = matches.flatMap((m) => m.r.methods).join(', ');
-      return send(res, 405, { allow, 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ error: 'invalid_request', error_description: `Use ${allow}.` })));
+      return send(
+        res,
+        405,
+        { allow, 'content-type': 'application/json' },
+        Buffer.from(JSON.stringify({ error: 'invalid_request', error_description: `Use ${allow}.` })),
+      );
     }
     return send(res, 404, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ error: 'not_found' })));
   }
 
-  const body = await readCapped(req, MAX_BODY_BYTES);
+  const body = await readCapped(req, MAX_BUFFERED_BODY_BYTES);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
