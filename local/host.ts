@@ -100,7 +100,7 @@ async function serve(routes: readonly Route[], extra: StaticRoutes, req: Incomin
   const init = await match.r.handler(request, context);
   const response = new HttpResponse(init as ConstructorParameters<typeof HttpResponse>[0]);
   const out: Record<string, string> = {};
-  response.headers.forEach((value, name) => (out[name] = value));
+  for (const [name, value] of response.headers) out[name] = value;
   send(res, response.status, out, Buffer.from(await response.arrayBuffer()));
 }
 
