@@ -25,6 +25,8 @@ import { throwawayTls } from '../fakes/tls.js';
 const root = resolve(import.meta.dirname, '../..');
 const WORKER = join(import.meta.dirname, 'functions-worker.mjs');
 const run = promisify(execFile);
+/** The node that runs the deployed app: this one, or another (TOKEX_DEPLOY_NODE=/path/to/node22) to try the runtime Azure uses. */
+const WORKER_NODE = process.env.TOKEX_DEPLOY_NODE ?? process.execPath;
 
 interface Report {
   loaded: boolean;
@@ -63,7 +65,7 @@ async function worker(
     writeFileSync(file, JSON.stringify(invoke));
     args.push('--invoke', file);
   }
-  const { stdout, stderr } = await run(process.execPath, args, { cwd: app, env: { PATH: process.env.PATH, ...env }, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout, stderr } = await run(WORKER_NODE, args, { cwd: app, env: { PATH: process.env.PATH, ...env }, maxBuffer: 16 * 1024 * 1024 });
   const line = stdout.split('\n').find((l) => l.startsWith('@@report '));
   if (!line) throw new Error(`no report from the worker stand-in: ${stderr}`);
   return { ...(JSON.parse(line.slice('@@report '.length)) as Report), stderr };
