@@ -13,15 +13,15 @@ import { clientIpOf, correlationIdOf, toResponse } from './http.js';
  */
 export async function notStarted(err: unknown, event: AuditEvent | undefined, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const correlationId = correlationIdOf(context);
-  let failure: TokexError;
-  if (event !== undefined) {
-    const record = openRecord(event, correlationId, clientIpOf(request), Date.now());
-    failure = noteFailure(record, err);
-    record.outcome = outcomeOf(oauthError(failure.reason, correlationId).status);
-    await stdoutSink.write(record);
-  } else {
-    failure = err instanceof TokexError ? err : new TokexError('internal_error', `unexpected ${(err as Error)?.name ?? 'error'}`);
+  if (event === undefined) {
+    const failure = err instanceof TokexError ? err : new TokexError('internal_error', `unexpected ${(err as Error)?.name ?? 'error'}`);
     log.warn('request refused: tokex is not started', { correlationId, function: context.functionName, reason: failure.reason });
+    return toResponse(oauthError(failure.reason, correlationId, failure.retryAfter));
   }
-  return toResponse(oauthError(failure.reason, correlationId, failure.retryAfter));
+  const record = openRecord(event, correlationId, clientIpOf(request), Date.now());
+  const failure = noteFailure(record, err);
+  const result = oauthError(failure.reason, correlationId, failure.retryAfter);
+  record.outcome = outcomeOf(result.status);
+  await stdoutSink.write(record);
+  return toResponse(result);
 }

@@ -6,7 +6,7 @@
  * against the HTTPS fakes: signing key from Key Vault through the managed identity, caller token
  * from an OIDC issuer, audit events to Application Insights.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 import { throwawayTls } from '../fakes/tls.js';
+import { freePort } from '../helpers/local-host.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const WORKER = join(import.meta.dirname, 'functions-worker.mjs');
@@ -198,6 +199,39 @@ describe('the deployed folder, loaded as the Functions Node.js worker loads it',
       );
     });
     afterAll(() => Promise.all([idp?.close(), mi?.close(), vault?.close(), ingestion?.close()]));
+    const azureSettings = () => ({
+      ...mi.env(),
+      NODE_EXTRA_CA_CERTS: throwawayTls().caBundle,
+      TOKEX_ISSUER: 'https://tokex.example.net',
+      TOKEX_SIGNING_KEY: 'kv:tokex-signing',
+      KEY_VAULT_URL: vault.url,
+      TOKEX_POLICY: 'policy.yaml',
+    });
+
+    it('local/package-host.js serves the deployed folder over HTTP (what npm run bench measures)', async () => {
+      const port = await freePort();
+      const child = spawn(WORKER_NODE, [join(root, 'dist/local/package-host.js'), app], {
+        cwd: app,
+        env: { PATH: process.env.PATH, PORT: String(port), ...azureSettings() },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let stderr = '';
+          child.stderr!.on('data', (d: Buffer) => {
+            stderr += d.toString();
+            if (stderr.includes('tokex listening')) resolve();
+          });
+          child.once('exit', (code) => reject(new Error(`package host exited with ${code}: ${stderr}`)));
+        });
+        const health = await fetch(`http://127.0.0.1:${port}/health`);
+        expect(health.status).toBe(200);
+        const jwks = (await (await fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`)).json()) as { keys: { kty: string }[] };
+        expect(jwks.keys.map((k) => k.kty)).toEqual(['EC']);
+      } finally {
+        child.kill();
+      }
+    });
 
     it('the recorded token handler answers a real HttpRequest with a minted token: 200, audited to Application Insights', async () => {
       const subject = await idp.token({ sub: 'batch-job', aud: 'api://tokex' });
@@ -210,15 +244,7 @@ describe('the deployed folder, loaded as the Functions Node.js worker loads it',
       }).toString();
       const report = await worker(
         app,
-        {
-          ...mi.env(),
-          NODE_EXTRA_CA_CERTS: throwawayTls().caBundle,
-          TOKEX_ISSUER: 'https://tokex.example.net',
-          TOKEX_SIGNING_KEY: 'kv:tokex-signing',
-          KEY_VAULT_URL: vault.url,
-          TOKEX_POLICY: 'policy.yaml',
-          APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString(),
-        },
+        { ...azureSettings(), APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString() },
         {
           name: 'token',
           request: {
