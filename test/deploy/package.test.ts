@@ -119,6 +119,11 @@ describe('npm run package', () => {
       expect(file).toMatch(/^(index|app-insights-worker|chunk-[A-Z0-9]+)\.js$|^(host|package)\.json$|^policy\.yaml$/);
     }
     expect(existsSync(join(built.out, 'node_modules'))).toBe(false);
+    // zod's messages in other languages are left out (English is what tokex's policy errors use).
+    const inputs = Object.values(
+      (JSON.parse(readFileSync(built.meta, 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> }).outputs,
+    ).flatMap((o) => Object.keys(o.inputs));
+    expect(inputs.filter((i) => /zod\/v4\/locales\/(?!en\.js|index\.js)/.test(i))).toEqual([]);
   });
 
   it('.funcignore (copied into the folder azd zips) keeps every file but itself; the zip holds exactly those files', () => {
