@@ -83,25 +83,27 @@ async function coldStart(appInsights: boolean): Promise<Run> {
   };
   const started = performance.now();
   const child = spawn(process.execPath, [join(root, 'dist/local/package-host.js'), app], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let listening = Number.NaN;
+  // The host listens once the entry point has loaded (startup included), as the Functions host
+  // invokes a function only after the worker has loaded the app: then one request, no polling.
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (Number.isNaN(listening) && stderr.includes('tokex listening')) listening = performance.now() - started;
-  });
   try {
-    for (;;) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-        if (res.status === 200) return { listening, firstExchange: performance.now() - started, cpu: cpuMs(child.pid) };
-        throw new Error(`status ${res.status}: ${await res.text()} ${stderr}`);
-      } catch (err) {
-        if ((err as { cause?: { code?: string } }).cause?.code !== 'ECONNREFUSED') throw err;
-        if (child.exitCode !== null) throw new Error(`the package host exited with ${child.exitCode}: ${stderr}`);
-        if (performance.now() - started > 30_000) throw new Error('tokex did not answer within 30 s');
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
+    const listening = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`tokex did not listen within 30 s: ${stderr}`)), 30_000);
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('tokex listening')) {
+          clearTimeout(timer);
+          resolve(performance.now() - started);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the package host exited with ${code}: ${stderr}`));
+      });
+    });
+    const res = await fetch(`http://127.0.0.1:${port}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    if (res.status !== 200) throw new Error(`status ${res.status}: ${await res.text()} ${stderr}`);
+    return { listening, firstExchange: performance.now() - started, cpu: cpuMs(child.pid) };
   } finally {
     child.kill('SIGKILL');
   }
