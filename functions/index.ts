@@ -18,8 +18,12 @@ for (const { name, methods, route, handler } of createRoutes(starter)) {
 // Deliver queued audit telemetry before the worker goes away.
 app.hook.appTerminate(() => starter.flush());
 
+const ready = starter.ready();
+// Node builds its fetch classes (undici, ~30 ms) on first use, and the first invocation's
+// HttpRequest needs them: build them now, while startup waits on Key Vault.
+setImmediate(() => new Request('http://localhost/'));
 try {
-  await starter.ready();
+  await ready;
 } catch (err) {
   console.error(`tokex: ${(err as Error).message}`);
   throw err;
