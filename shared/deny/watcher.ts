@@ -70,11 +70,15 @@ export class DenyListWatcher {
 
   static async start(source: DenyListSource, options: { intervalMs?: number; schedule?: Schedule } = {}): Promise<DenyListWatcher> {
     const watcher = new DenyListWatcher(source);
+    let text: string;
     try {
-      watcher.#current = parseDenyList(await source.read(), source.name);
+      text = await source.read();
     } catch (err) {
-      throw new ConfigError(`TOKEX_DENY_LIST: ${err instanceof TokexError ? err.detail : (err as Error).message}`);
+      // Unreadable now (Key Vault down, the secret not yet created): the starter may retry.
+      throw new ConfigError(`TOKEX_DENY_LIST: ${err instanceof TokexError ? err.detail : (err as Error).message}`, { cause: err });
     }
+    // Readable but not a deny-list: a setting to fix, not to retry.
+    watcher.#current = parseDenyList(text, `TOKEX_DENY_LIST: ${source.name}`);
     watcher.#stop = (options.schedule ?? intervalSchedule)(() => watcher.refresh(), options.intervalMs ?? DENY_LIST_REFRESH_MS);
     return watcher;
   }

@@ -10,7 +10,7 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { editDenyList } from '../../cli/deny-commands.js';
 import { fileDenyListSource, keyVaultDenyListSource, type Schedule } from '../../shared/deny/watcher.js';
-import { ConfigError } from '../../shared/errors.js';
+import { ConfigError, TokexError } from '../../shared/errors.js';
 import { KeyVaultSecretStore } from '../../shared/keyvault/key-vault-store.js';
 import { log } from '../../shared/log.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
@@ -82,6 +82,13 @@ describe('TOKEX_DENY_LIST in Key Vault', () => {
     vault.secrets.delete(DENY);
     await expect(start()).rejects.toThrow(ConfigError);
     await expect(start()).rejects.toThrow(/^TOKEX_DENY_LIST: kv:tokex-deny: the Key Vault secret does not exist/);
+    // Unreadable is worth a retry (the cause says why); unparsable is a setting to fix.
+    expect(((await start().catch((e: unknown) => e)) as Error).cause).toBeInstanceOf(TokexError);
+    vault.set(DENY, '{"callers": "everyone"}');
+    const bad = (await start().catch((e: unknown) => e)) as Error;
+    expect(bad).toBeInstanceOf(ConfigError);
+    expect(bad.message).toMatch(/^TOKEX_DENY_LIST: kv:tokex-deny: the deny-list is not valid \(callers: /);
+    expect(bad.cause).toBeUndefined();
   });
 
   it('a deny takes effect at the next 30 s refresh, without a restart, on both endpoints; a cached Entra token is not handed out', async () => {
