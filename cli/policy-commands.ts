@@ -4,19 +4,36 @@ import { decodeCompactJws } from '../shared/caller/decode.js';
 import { matchesTemplate } from '../shared/caller/entra.js';
 import { TokexError } from '../shared/errors.js';
 import { loadPolicyFile } from '../shared/policy/load.js';
-import { rulesFor, scopesFor, tokenGrantFor, whyRuleFails } from '../shared/policy/match.js';
+import { chooseTokenGrant, DEFAULT_SPACE_DELIMITED, rulesFor, whyRuleFails } from '../shared/policy/match.js';
 import type { Policy } from '../shared/policy/policy.js';
+import { policyWarnings } from '../shared/policy/warnings.js';
+import { reservedSecretNames } from '../shared/credentials/reserved.js';
 import { loadSettings, withLocalSettings, type RuntimeMode } from '../shared/settings.js';
 import { devIssuerConfig } from '../local/dev-issuer.js';
 
 function load(file: string, mode: RuntimeMode): Policy {
-  const settings = loadSettings(withLocalSettings(process.env), 'local');
-  return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, env: settings.env, builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [] });
+  return loadWithSettings(file, mode).policy;
 }
 
-/** `tokex policy check`: throws a PolicyError (file:line: path: problem) or says what was loaded. */
-export function checkPolicy(file: string, mode: RuntimeMode): string {
-  const policy = load(file, mode);
+function loadWithSettings(file: string, mode: RuntimeMode) {
+  const settings = loadSettings(withLocalSettings(process.env), 'local');
+  const policy = loadPolicyFile(file, { ownIssuer: settings.issuer, mode, env: settings.env, builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [] });
+  return { policy, settings };
+}
+
+/**
+ * `tokex policy check`: throws a PolicyError (file:line: path: problem), or says what was loaded
+ * and lists warnings as `file:line: path: warning: …` lines (warnings do not fail the check).
+ */
+export function checkPolicy(file: string, mode: RuntimeMode): { text: string; warnings: string[] } {
+  const { policy, settings } = loadWithSettings(file, mode);
+  const warnings = policyWarnings(policy, { reservedSecrets: reservedSecretNames(policy, settings.signingKeySecret) }).map(
+    (w) => `${file}:${w.line}: ${w.path ? `${w.path}: ` : ''}warning: ${w.message}`,
+  );
+  return { text: summary(file, mode, policy), warnings };
+}
+
+function summary(file: string, mode: RuntimeMode, policy: Policy): string {
   const grants = policy.rules.reduce((n, r) => n + r.grants.length, 0);
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   return `${file}: ok (${count(policy.issuers.length, 'issuer')}, ${policy.identities.size === 1 ? '1 identity' : `${policy.identities.size} identities`}, ${count(policy.rules.length, 'rule')}, ${count(grants, 'grant')}; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host)`;
@@ -44,15 +61,15 @@ export async function explainPolicy(
   if (!issuer) return { text: [...lines, 'issuer: not trusted by this policy (reason unknown_issuer)'].join('\n'), ok: false };
   lines.push(`issuer: ${issuer.name}`);
   for (const rule of policy.rules) {
-    const why = whyRuleFails(rule, issuer.name, claims);
+    const why = whyRuleFails(rule, issuer.name, claims, issuer.spaceDelimited ?? DEFAULT_SPACE_DELIMITED);
     lines.push(`rule ${rule.name}: ${why === undefined ? 'holds' : `does not hold (${why})`}`);
   }
   const rules = rulesFor(policy, issuer.name, claims);
   if (rules.length === 0) return { text: [...lines, 'result: no rule holds (reason no_rule)'].join('\n'), ok: false };
   if (request.target === undefined) return { text: lines.join('\n'), ok: true };
-  const match = tokenGrantFor(rules, request.target);
+  const match = chooseTokenGrant(rules, request.target, request.scope?.split(' '));
   if (!match) return { text: [...lines, `result: no holding rule grants ${request.target} (reason target_not_allowed)`].join('\n'), ok: false };
-  const scopes = scopesFor(match.grant, request.scope?.split(' '));
+  const { scopes } = match;
   if (!scopes) return { text: [...lines, `result: rule ${match.rule.name} grants ${request.target}, but not every requested scope (reason scope_not_allowed)`].join('\n'), ok: false };
   const what = match.grant.kind === 'entra' ? `an Entra token as identity ${match.grant.identity}` : `a minted token for ${match.grant.lifetimeSeconds}s at most`;
   return { text: [...lines, `result: rule ${match.rule.name} grants ${what}, scope "${scopes.join(' ')}"`].join('\n'), ok: true };

@@ -74,7 +74,9 @@ policy
   .argument('<file>', 'policy file (YAML or JSON)')
   .option('--azure', 'check as the Azure Functions host would (no dev issuer, no azure-cli identities)')
   .action((file: string, opts: { azure?: boolean }) => {
-    process.stdout.write(`${checkPolicy(file, opts.azure ? 'azure' : 'local')}\n`);
+    const { text, warnings } = checkPolicy(file, opts.azure ? 'azure' : 'local');
+    for (const line of warnings) process.stderr.write(`${line}\n`);
+    process.stdout.write(`${text}\n`);
   });
 policy
   .command('explain')

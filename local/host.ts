@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import azureFunctions from '@azure/functions';
 import type { Route } from '../functions/routes.js';
+import type { Auditor } from '../shared/audit/auditor.js';
+import { openRecord } from '../shared/audit/record.js';
 import { MAX_BODY_BYTES } from '../shared/exchange/token-exchange.js';
 import { log } from '../shared/log.js';
 
@@ -11,6 +13,19 @@ const { HttpRequest, HttpResponse, InvocationContext } = azureFunctions;
 
 /** Requests whose headers exceed this are refused by Node itself; the 16 KiB token cap is tokex's own. */
 const MAX_HEADER_BYTES = 64 * 1024;
+/** A slow client is cut off: the headers within 10 s, the whole request within 30 s (Node answers 408). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface LocalHostOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly extra?: StaticRoutes;
+  /** Where the host's own refusals (a malformed Host, an absolute-form target) are audited. */
+  readonly auditor?: Auditor;
+  /** For tests: shorter deadlines, checked this often (Node's default check interval is 30 s). */
+  readonly timeouts?: { readonly headersMs: number; readonly requestMs: number; readonly checkIntervalMs: number };
+}
 
 export interface LocalHost {
   readonly server: Server;
@@ -25,9 +40,16 @@ export type StaticRoutes = Readonly<Record<string, () => unknown>>;
  * Serves the same handlers as the Functions host, at the same routes, with real @azure/functions
  * HttpRequest/InvocationContext objects: what runs here is what runs in Azure.
  */
-export async function startLocalHost(routes: readonly Route[], options: { port: number; host: string; extra?: StaticRoutes }): Promise<LocalHost> {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 5_000 }, (req, res) => {
-    serve(routes, options.extra ?? {}, req, res).catch((err: unknown) => {
+export async function startLocalHost(routes: readonly Route[], options: LocalHostOptions): Promise<LocalHost> {
+  const timeouts = options.timeouts ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, checkIntervalMs: 1_000 };
+  const server = createServer({
+    maxHeaderSize: MAX_HEADER_BYTES,
+    keepAliveTimeout: 5_000,
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    connectionsCheckingInterval: timeouts.checkIntervalMs,
+  }, (req, res) => {
+    serve(routes, options, req, res).catch((err: unknown) => {
       log.error('local host failed to answer', { error: (err as Error).name });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'server_error', error_description: 'Internal error.' }));
@@ -50,7 +72,10 @@ export async function startLocalHost(routes: readonly Route[], options: { port: 
   };
 }
 
-async function serve(routes: readonly Route[], extra: StaticRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(routes: readonly Route[], options: LocalHostOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const extra = options.extra ?? {};
+  const malformed = malformedRequestLine(req);
+  if (malformed !== undefined) return refuse(req, res, malformed, options.auditor);
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname.replace(/^\/+/, '');
   const staticRoute = extra[url.pathname];
@@ -92,6 +117,40 @@ async function serve(routes: readonly Route[], extra: StaticRoutes, req: Incomin
   const out: Record<string, string> = {};
   response.headers.forEach((value, name) => (out[name] = value));
   send(res, response.status, out, Buffer.from(await response.arrayBuffer()));
+}
+
+/**
+ * What Azure's front end would never pass on: an absolute-form request target (`POST http://x/token`,
+ * proxy style) or a Host header that is not `host[:port]`. Undefined when the request line is fine.
+ */
+function malformedRequestLine(req: IncomingMessage): string | undefined {
+  if (!req.url?.startsWith('/')) return 'the request target is not origin-form (absolute-form or asterisk)';
+  const host = req.headers.host;
+  if (host === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(`http://${host}`);
+  } catch {
+    return 'the Host header is malformed';
+  }
+  // URL parsing forgives a lot (userinfo, a path, trailing dots): the header must survive unchanged.
+  return parsed.host === host.toLowerCase() && !/[@/\\?#\s]/.test(host) ? undefined : 'the Host header is malformed';
+}
+
+/** 400 invalid_request, with an audit record when the path was an audited endpoint. */
+async function refuse(req: IncomingMessage, res: ServerResponse, detail: string, auditor: Auditor | undefined): Promise<void> {
+  req.resume();
+  const correlationId = randomUUID();
+  const path = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/]*)?\/*([^?#]*)/i.exec(req.url ?? '')?.[1] ?? '';
+  const event = path === 'token' ? 'token.exchange' : path.startsWith('credentials/') ? 'credential.read' : undefined;
+  if (event && auditor) {
+    const record = openRecord(event, correlationId, req.socket.remoteAddress, Date.now());
+    record.reason = 'malformed_request';
+    record.detail = detail;
+    await auditor.write(record);
+  }
+  const body = { error: 'invalid_request', error_description: `The request is malformed. (correlation id ${correlationId})` };
+  send(res, 400, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-correlation-id': correlationId }, Buffer.from(JSON.stringify(body)));
 }
 
 /** Reads the body up to `limit + 1` bytes and discards the rest, so a huge upload costs no memory. */

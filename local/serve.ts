@@ -16,7 +16,7 @@ export async function serveLocally(env: NodeJS.ProcessEnv): Promise<LocalHost> {
   const tokex = await startTokex(settings, { builtInIssuers: [dev] });
   useTokex(tokex);
   const jwks = devJwks(await loadDevIssuerKey(settings));
-  const host = await startLocalHost(routes, { port: settings.port, host: settings.host, extra: { '/dev/jwks.json': () => jwks } });
+  const host = await startLocalHost(routes, { port: settings.port, host: settings.host, extra: { '/dev/jwks.json': () => jwks }, auditor: tokex.auditor });
   log.info('tokex listening', { url: host.url, policy: settings.policyPath, issuer: settings.issuer });
 
   const stop = async () => {

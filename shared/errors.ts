@@ -1,3 +1,5 @@
+import { TOKEN_EXCHANGE_GRANT } from './protocol.js';
+
 /**
  * Every reason an exchange or credential read can end with, in one table: the stable audit
  * reason code, the OAuth error and HTTP status it maps to at POST /token, and the short message
@@ -37,7 +39,7 @@ export const REASONS = {
     class: 'request',
     error: 'unsupported_grant_type',
     status: 400,
-    message: 'Only urn:ietf:params:oauth:grant-type:token-exchange is supported.',
+    message: `Only ${TOKEN_EXCHANGE_GRANT} is supported.`,
   },
   unsupported_token_type: bad('The token type is not supported.'),
   body_too_large: { class: 'request', error: 'invalid_request', status: 413, message: 'The request body exceeds 64 KiB.' },
@@ -77,8 +79,17 @@ export const REASONS = {
     status: 403,
     message: 'The credential is not available to this caller.',
   },
+  // The signing key and identities' own `kv:` secrets: never served, whatever the globs say.
+  secret_reserved: {
+    class: 'policy',
+    error: 'invalid_target',
+    status: 403,
+    message: 'The credential is not available to this caller.',
+  },
   // the grant
   secret_not_found: { class: 'not_found', status: 404, message: 'The credential does not exist.' },
+  // Past its Key Vault `exp` or before its `nbf`: answered as absent, as Key Vault's own clients would treat it.
+  secret_expired: { class: 'not_found', status: 404, message: 'The credential does not exist.' },
   downstream_unavailable: {
     class: 'unavailable',
     error: 'temporarily_unavailable',

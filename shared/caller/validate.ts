@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { TokexError, type Reason } from '../errors.js';
-import type { IssuerConfig } from '../policy/policy.js';
+import { GUID } from '../patterns.js';
+import type { IssuerConfig } from './issuer-config.js';
 import { describeCaller, type Caller } from './caller.js';
 import { checkAudience, checkTimeClaims } from './claims.js';
 import { decodeJsonSegment, parseCompactJws } from './decode.js';
@@ -86,13 +87,13 @@ export class CallerValidator {
 
     // 3. Signature, with the issuer's own keys.
     await verifySignature(token, trusted.keys.getKey, config.algorithms);
-    const caller = describeCaller(config.name, claims);
+    const caller = describeCaller(config.name, config.kind, claims);
     verified(caller);
 
     // 4. Claims: time, audience, identity, then the issuer kind's own rules.
     checkTimeClaims(claims, this.#now() / 1000);
     checkAudience(claims, config.audiences);
-    if (claims.oid === undefined && typeof claims.sub !== 'string') throw new TokexError('missing_claim', 'neither "oid" nor "sub"');
+    checkIdentityClaims(claims, config.kind);
     profile?.check?.(claims, header, trusted);
     return caller;
   }
@@ -105,6 +106,24 @@ export class CallerValidator {
       if (found) return found;
     }
     return undefined;
+  }
+}
+
+/**
+ * The claims that name the caller: `sub` and `oid`, when present, are non-empty strings, and an
+ * Entra `oid` is a GUID. An Entra caller needs `oid` or `sub`; any other issuer's needs `sub`, since
+ * minted tokens name it `<issuer name>:<sub>`.
+ */
+function checkIdentityClaims(claims: JWTPayload, kind: IssuerConfig['kind']): void {
+  for (const name of ['sub', 'oid'] as const) {
+    const value = claims[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new TokexError('malformed_token', `"${name}" is not a string`);
+    if (value === '') throw new TokexError('missing_claim', `"${name}" is empty`);
+  }
+  if (kind === 'entra' && typeof claims.oid === 'string' && !GUID.test(claims.oid)) throw new TokexError('malformed_token', '"oid" is not a GUID');
+  if (kind === 'entra' ? claims.oid === undefined && claims.sub === undefined : claims.sub === undefined) {
+    throw new TokexError('missing_claim', kind === 'entra' ? 'neither "oid" nor "sub"' : 'no "sub" claim');
   }
 }
 

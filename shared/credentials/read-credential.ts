@@ -3,11 +3,11 @@ import { callerSummary, noteFailure, openRecord, tokenFingerprint, type AuditRec
 import { withDeadline } from '../deadline.js';
 import { reasonEntry, TokexError, type Reason } from '../errors.js';
 import { NO_STORE, type HttpResult } from '../http-result.js';
+import { SECRET_NAME } from '../patterns.js';
 import { rulesFor, secretGrantFor } from '../policy/match.js';
 import type { Tokex } from '../tokex.js';
+import { isReservedSecret, reservedSecretNames } from './reserved.js';
 
-/** Key Vault secret names: anything else cannot exist, so cannot be allowed. */
-const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
 /** RFC 6750 §2.1: `Bearer` (any case), one space, a b64token. */
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
@@ -44,16 +44,24 @@ async function read(tokex: Tokex, http: CredentialRequest, record: AuditRecord):
   const caller = await tokex.validator.validate(bearer);
   record.caller = callerSummary(caller);
 
-  // 2. The policy, before Key Vault: an unknown caller and a forbidden name look alike.
+  // 2. tokex's own secrets are never served, whatever the policy says (and Key Vault is not asked).
+  if (isReservedSecret(http.name, reservedSecretNames(tokex.policy, tokex.settings.signingKeySecret))) {
+    throw new TokexError('secret_reserved', 'the secret is one tokex itself uses (signing key or an identity\'s credential)');
+  }
+
+  // 3. The policy, before Key Vault: an unknown caller and a forbidden name look alike.
   const rules = rulesFor(tokex.policy, caller.issuerName, caller.claims);
   if (rules.length === 0) throw new TokexError('no_rule', 'caller matches no rule');
   const match = SECRET_NAME.test(http.name) ? secretGrantFor(rules, http.name) : undefined;
   if (!match) throw new TokexError('secret_not_allowed', 'no rule of this caller allows the secret');
   record.rule = match.rule.name;
 
-  // 3. The secret.
+  // 4. The secret, unless outside its Key Vault validity window (`nbf`..`exp`).
   const secret = await withDeadline(`Key Vault secret "${http.name}"`, (signal) => tokex.secrets.get(http.name, { signal }), tokex.downstreamDeadlineMs);
   if (!secret) throw new TokexError('secret_not_found', 'the secret does not exist');
+  const now = tokex.now();
+  if (secret.expiresOn !== null && secret.expiresOn.getTime() <= now) throw new TokexError('secret_expired', 'the secret is past its Key Vault expiry (exp)');
+  if (secret.notBefore !== null && secret.notBefore.getTime() > now) throw new TokexError('secret_expired', 'the secret is not valid yet (Key Vault nbf)');
   record.grant = { kind: 'secret', ...(secret.expiresOn && { expiresAt: secret.expiresOn.toISOString() }) };
   return {
     status: 200,

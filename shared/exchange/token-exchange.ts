@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { callerSummary, noteFailure, openRecord, tokenFingerprint, type AuditRecord } from '../audit/record.js';
+import { callerSummary, noteFailure, openRecord, requestSummary, tokenFingerprint, type AuditRecord } from '../audit/record.js';
 import { TokexError } from '../errors.js';
-import { mintAccessToken } from '../grants/minted.js';
+import { mintAccessToken, subjectExpiry } from '../grants/minted.js';
 import { NO_STORE, oauthError, type HttpResult } from '../http-result.js';
-import { rulesFor, scopesFor, tokenGrantFor } from '../policy/match.js';
+import { chooseTokenGrant, rulesFor } from '../policy/match.js';
 import type { Tokex } from '../tokex.js';
 import { parseTokenRequest, type PartialRequest } from './request.js';
 
@@ -34,9 +34,7 @@ export async function exchangeToken(tokex: Tokex, http: TokenEndpointRequest): P
     const failure = noteFailure(record, err);
     result = oauthError(failure.reason, http.correlationId, failure.retryAfter);
   }
-  if (seen.target !== undefined || seen.scopes !== undefined) {
-    record.request = { ...(seen.target !== undefined && { target: seen.target }), ...(seen.scopes && { scopes: seen.scopes }) };
-  }
+  if (seen.target !== undefined || seen.scopes !== undefined) record.request = requestSummary(seen.target, seen.scopes);
   if (seen.subjectToken !== undefined) record.subjectTokenId = tokenFingerprint(seen.subjectToken);
   return tokex.auditor.conclude(record, result, started, () => oauthError('audit_unavailable', http.correlationId, 5));
 }
@@ -53,14 +51,17 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
   // 3. The policy: what this caller may have for this target, down-scoped, never widened.
   const rules = rulesFor(tokex.policy, caller.issuerName, caller.claims);
   if (rules.length === 0) throw new TokexError('no_rule', 'caller matches no rule');
-  const match = tokenGrantFor(rules, request.target);
+  // The first rule, in file order, that allows every requested scope for the target.
+  const match = chooseTokenGrant(rules, request.target, request.scopes);
   if (!match) throw new TokexError('target_not_allowed', 'no rule of this caller grants the target');
   record.rule = match.rule.name;
-  const scopes = scopesFor(match.grant, request.scopes);
+  const { scopes } = match;
   if (!scopes) throw new TokexError('scope_not_allowed', 'a requested scope is not granted for the target');
 
   // 4. The token (RFC 8693 §2.2.1): from Entra as one of tokex's identities, or signed by tokex.
+  // No grant of either kind outlives the subject token (also inside the clock tolerance).
   const nowMs = tokex.now();
+  if (subjectExpiry(caller) <= Math.floor(nowMs / 1000)) throw new TokexError('expired', 'subject token is past its "exp" (inside the clock tolerance)');
   let issued: { token: string; expiresAt: number };
   if (match.grant.kind === 'entra') {
     const entra = await tokex.entra.getToken(match.grant.identity, match.grant.target);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, isPair, isScalar, isSeq, visit, type Document, type Scalar } from 'yaml';
 import type { z } from 'zod';
 import { discoveryUrlFor, tenantOf } from '../caller/entra.js';
 import { ConfigError } from '../errors.js';
@@ -49,46 +49,105 @@ export function loadPolicyFile(file: string, options: PolicyLoadOptions): Policy
   return parsePolicy(text, file, options);
 }
 
-/** Parses YAML or JSON (JSON is read as YAML 1.2), checks the schema and the cross-references, compiles. */
+/**
+ * Parses YAML or JSON (JSON is read as YAML 1.2), checks the schema and the cross-references, compiles.
+ * Anything the YAML parser would silently reinterpret is refused: warnings and unknown tags, numbers
+ * it would change (`0x10`, `010`, `1e3`, unsafe integers), and an alias bomb.
+ */
 export function parsePolicy(source: string, file: string, options: PolicyLoadOptions): Policy {
-  const text = substituteSettings(source, file, options.env ?? {});
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-  if (doc.errors.length > 0) {
+  const doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const parseProblems = [...doc.errors, ...doc.warnings];
+  if (parseProblems.length > 0) {
     throw new PolicyError(
       file,
-      doc.errors.map((e) => ({ line: lineCounter.linePos(e.pos[0]).line, path: '', message: e.message.split('\n')[0] ?? e.message })),
+      parseProblems.map((e) => ({ line: lineCounter.linePos(e.pos[0]).line, path: '', message: e.message.split('\n')[0] ?? e.message })),
     );
   }
   const locate = (path: readonly PropertyKey[]): number => lineOf(doc, lineCounter, path);
 
-  const parsed = policySchema.safeParse(doc.toJS() ?? {});
+  const scalarProblems = checkScalars(doc, source, lineCounter, options.env ?? {});
+  if (scalarProblems.length > 0) throw new PolicyError(file, scalarProblems);
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml refuses an alias bomb (and other unreadable structure) with an exception: one line, no stack.
+    throw new PolicyError(file, [{ line: firstAliasLine(doc, lineCounter), path: '', message: `cannot be read: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  const parsed = policySchema.safeParse(data ?? {});
   if (!parsed.success) {
     throw new PolicyError(file, flattenIssues(parsed.error.issues).map((i) => problem(locate, i.path, i.message)));
   }
 
   const problems: PolicyProblem[] = [];
   const report = (path: PropertyKey[], message: string) => problems.push(problem(locate, path, message));
-  const policy = compile(parsed.data, file, options, report);
+  const policy = compile(parsed.data, file, options, report, locate);
   if (problems.length > 0) throw new PolicyError(file, problems);
   return policy;
 }
 
+/** yaml's own default; more aliases than this in one document is a resource-exhaustion attempt. */
+const MAX_ALIAS_COUNT = 100;
+/** How a number must be written to mean exactly what it says: an integer in plain decimal. */
+const PLAIN_INTEGER = /^-?(0|[1-9][0-9]*)$/;
+const SETTING_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
 /**
- * `${TOKEX_API_CLIENT_ID}` and the like are replaced by that setting's value, so one policy file can
- * serve several deployments (infra/ sets them from its parameters). Only TOKEX_* names are read: a
- * policy cannot pull arbitrary environment variables in.
+ * Walks every scalar once, after parsing:
+ * - `${TOKEX_API_CLIENT_ID}` and the like are replaced by that setting's value inside the parsed
+ *   string, so one policy file can serve several deployments (infra/ sets them from its parameters)
+ *   and a value holding a newline, `#`, `[`, `,` or `:` stays one string. Only TOKEX_* names are
+ *   read: a policy cannot pull arbitrary environment variables in.
+ * - a number is accepted only as a plain decimal safe integer: YAML would silently turn `0x10`,
+ *   `010`, `1e3` or `.inf` into another value, and a float or a huge integer is not compared exactly.
  */
-function substituteSettings(text: string, file: string, env: Readonly<Record<string, string | undefined>>): string {
+function checkScalars(doc: Document, source: string, counter: LineCounter, env: Readonly<Record<string, string | undefined>>): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
-  const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (match, name: string, offset: number) => {
-    const line = text.slice(0, offset).split('\n').length;
-    if (!name.startsWith('TOKEX_')) problems.push({ line, path: '', message: `${match}: only TOKEX_* settings can be referenced` });
-    else if (env[name] === undefined || env[name] === '') problems.push({ line, path: '', message: `${match}: the setting ${name} is not set` });
-    return env[name] ?? '';
+  visit(doc, {
+    Scalar(key, node, ancestors) {
+      const line = node.range ? counter.linePos(node.range[0]).line : 0;
+      const at = () => formatPath(pathOf(ancestors, node));
+      if (typeof node.value === 'number') {
+        const written = node.range ? source.slice(node.range[0], node.range[1]).trim() : String(node.value);
+        if (!PLAIN_INTEGER.test(written) || !Number.isSafeInteger(node.value)) {
+          problems.push({ line, path: at(), message: `the number ${written.slice(0, 40)} would not be compared exactly (YAML reads it as ${node.value}); quote it: "${written.slice(0, 40)}"` });
+        }
+      }
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      node.value = node.value.replace(SETTING_REFERENCE, (match, name: string) => {
+        if (!name.startsWith('TOKEX_')) problems.push({ line, path: at(), message: `${match}: only TOKEX_* settings can be referenced` });
+        else if (env[name] === undefined || env[name] === '') problems.push({ line, path: at(), message: `${match}: the setting ${name} is not set` });
+        return env[name] ?? '';
+      });
+    },
   });
-  if (problems.length > 0) throw new PolicyError(file, problems);
-  return out;
+  return problems;
+}
+
+/** The document path of a node, from the ancestors `visit` hands over. */
+function pathOf(ancestors: readonly unknown[], node: Scalar): PropertyKey[] {
+  const chain = [...ancestors, node];
+  const path: PropertyKey[] = [];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const here = chain[i];
+    const next = chain[i + 1];
+    if (isPair(here)) path.push(isScalar(here.key) ? String(here.key.value) : '?');
+    else if (isSeq(here)) path.push(here.items.indexOf(next as never));
+  }
+  return path;
+}
+
+function firstAliasLine(doc: Document, counter: LineCounter): number {
+  let line = 1;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.range) line = counter.linePos(node.range[0]).line;
+      return visit.BREAK;
+    },
+  });
+  return line;
 }
 
 function compile(
@@ -96,12 +155,16 @@ function compile(
   file: string,
   options: PolicyLoadOptions,
   report: (path: PropertyKey[], message: string) => void,
+  locate: (path: readonly PropertyKey[]) => number,
 ): Policy {
   const issuers: IssuerConfig[] = [...(options.builtInIssuers ?? [])];
   doc.issuers.forEach((entry, i) => {
     const at = ['issuers', i];
     if (issuers.some((x) => x.name === entry.name)) report([...at, 'name'], `duplicate issuer name "${entry.name}"`);
     const config = issuerConfig(entry);
+    // Two entries for one `iss` would make the entry a token is checked against depend on file order.
+    const same = issuers.find((x) => x.issuer === config.issuer);
+    if (same) report([...at, 'issuer'], `same issuer as "${same.name}"`);
     if (config.issuer.replace(/\/+$/, '') === options.ownIssuer) {
       report([...at, 'issuer'], 'is tokex itself (TOKEX_ISSUER): its minted tokens are never accepted as subject tokens');
     }
@@ -131,10 +194,10 @@ function compile(
     if (!issuers.some((x) => x.name === entry.when.issuer)) {
       report([...at, 'when', 'issuer'], `unknown issuer "${entry.when.issuer}" (not in issuers:)`);
     }
-    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => ({
-      claim,
-      matchers: (Array.isArray(value) ? value : [value]).map((v) => compileGlob(String(v))),
-    }));
+    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => {
+      const values = (Array.isArray(value) ? value : [value]).map(String);
+      return { claim, values, matchers: values.map((v) => compileGlob(v)) };
+    });
     const grants: Grant[] = entry.grant.map((g, k): Grant => {
       if ('entra' in g) {
         if (!identities.has(g.identity)) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
@@ -145,13 +208,14 @@ function compile(
         if (lifetimeSeconds > MAX_LIFETIME_SECONDS) report([...at, 'grant', k, 'lifetime'], 'must be at most 24h');
         return { kind: 'minted', target: g.minted, scopes: [...new Set(g.scopes)], lifetimeSeconds };
       }
-      return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map(compileGlob) };
+      // Key Vault compares secret names case-insensitively, so the globs do too.
+      return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map((p) => compileGlob(p, { caseInsensitive: true })) };
     });
     const kinds = entry.when.kind === undefined ? undefined : [...new Set(Array.isArray(entry.when.kind) ? entry.when.kind : [entry.when.kind])];
     return { name: entry.name, issuer: entry.when.issuer, kinds, conditions, grants };
   });
 
-  return { source: file, issuers, identities, rules };
+  return { source: file, issuers, identities, rules, locate };
 }
 
 function issuerConfig(entry: IssuerEntry): IssuerConfig {
@@ -167,6 +231,7 @@ function issuerConfig(entry: IssuerEntry): IssuerConfig {
     types: (entry.types ?? ['JWT']).map((t) => t.toUpperCase()),
     discoveryUrl: discoveryUrlFor({ issuer: entry.issuer, kind }),
     requireScpOrRoles: kind === 'entra' && entry.requireScpOrRoles !== false,
+    spaceDelimited: entry.spaceDelimited ?? ['scp'],
   };
 }
 

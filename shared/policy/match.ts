@@ -4,27 +4,37 @@ import type { ClaimCondition, Grant, Policy, Rule } from './policy.js';
 
 export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
 
+/** The claims whose string value is a space-delimited set unless an issuer says otherwise (Entra's `scp`). */
+export const DEFAULT_SPACE_DELIMITED: readonly string[] = ['scp'];
+
 /**
  * Why a rule does not hold for a caller, or undefined when it does. A missing claim never holds;
- * an array claim holds when any element does; objects never hold.
+ * an array claim holds when any element does; a space-delimited claim (`scp`) when any of its
+ * tokens does, each on its own; objects never hold.
  */
-export function whyRuleFails(rule: Rule, issuerName: string, claims: JWTPayload): string | undefined {
+export function whyRuleFails(
+  rule: Rule,
+  issuerName: string,
+  claims: JWTPayload,
+  spaceDelimited: readonly string[] = DEFAULT_SPACE_DELIMITED,
+): string | undefined {
   if (rule.issuer !== issuerName) return `issuer is "${issuerName}", rule wants "${rule.issuer}"`;
   if (rule.kinds !== undefined) {
     const kind = callerKind(claims);
     if (!rule.kinds.includes(kind)) return `caller kind is "${kind}", rule wants ${rule.kinds.map((k) => `"${k}"`).join(' or ')}`;
   }
   for (const condition of rule.conditions) {
-    if (!conditionHolds(condition, claims)) {
+    if (!conditionHolds(condition, claims, spaceDelimited.includes(condition.claim))) {
       return claims[condition.claim] === undefined ? `claim "${condition.claim}" is missing` : `claim "${condition.claim}" does not match`;
     }
   }
   return undefined;
 }
 
-function conditionHolds(condition: ClaimCondition, claims: JWTPayload): boolean {
-  const value = claims[condition.claim];
-  const candidates = Array.isArray(value) ? value : [value];
+function conditionHolds(condition: ClaimCondition, claims: JWTPayload, spaceDelimited: boolean): boolean {
+  // Own properties only: a claim named like an Object.prototype member is never inherited.
+  const value = Object.hasOwn(claims, condition.claim) ? claims[condition.claim] : undefined;
+  const candidates = Array.isArray(value) ? value : spaceDelimited && typeof value === 'string' ? value.split(' ').filter((t) => t !== '') : [value];
   return candidates.some((c) => isScalar(c) && condition.matchers.some((m) => m(String(c))));
 }
 
@@ -34,17 +44,43 @@ function isScalar(value: unknown): value is string | number | boolean {
 
 /** Every rule that holds for this caller, in file order. */
 export function rulesFor(policy: Policy, issuerName: string, claims: JWTPayload): Rule[] {
-  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims) === undefined);
+  const spaceDelimited = policy.issuers.find((i) => i.name === issuerName)?.spaceDelimited ?? DEFAULT_SPACE_DELIMITED;
+  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims, spaceDelimited) === undefined);
 }
 
 /** The first token grant, in file order across the rules that hold, whose target equals `target`. */
 export function tokenGrantFor(rules: readonly Rule[], target: string): { rule: Rule; grant: TokenGrant } | undefined {
+  return tokenGrantsFor(rules, target)[0];
+}
+
+function tokenGrantsFor(rules: readonly Rule[], target: string): { rule: Rule; grant: TokenGrant }[] {
+  const found: { rule: Rule; grant: TokenGrant }[] = [];
   for (const rule of rules) {
     for (const grant of rule.grants) {
-      if (grant.kind !== 'secrets' && grant.target === target) return { rule, grant };
+      if (grant.kind !== 'secrets' && grant.target === target) found.push({ rule, grant });
     }
   }
-  return undefined;
+  return found;
+}
+
+export type GrantChoice =
+  | { readonly rule: Rule; readonly grant: TokenGrant; readonly scopes: readonly string[] }
+  | { readonly rule: Rule; readonly grant: TokenGrant; readonly scopes: undefined };
+
+/**
+ * The grant to use for `target` and the requested scopes: the first, in file order across the rules
+ * that hold, that allows every requested scope. When grants for the target exist but none allows
+ * them all, the first of them with `scopes: undefined` (scope_not_allowed); undefined when none
+ * grants the target (target_not_allowed).
+ */
+export function chooseTokenGrant(rules: readonly Rule[], target: string, requested: readonly string[] | undefined): GrantChoice | undefined {
+  const candidates = tokenGrantsFor(rules, target);
+  for (const candidate of candidates) {
+    const scopes = scopesFor(candidate.grant, requested);
+    if (scopes) return { ...candidate, scopes };
+  }
+  const first = candidates[0];
+  return first && { ...first, scopes: undefined };
 }
 
 /** The first secrets grant, in file order across the rules that hold, whose globs allow `name`. */

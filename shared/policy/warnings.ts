@@ -1,0 +1,95 @@
+import type { ClaimCondition, Grant, Policy, Rule } from './policy.js';
+
+/** A policy that loads but probably does not mean what its author thinks: shown by `tokex policy check`. */
+export interface PolicyWarning {
+  readonly line: number;
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface WarningContext {
+  /** The secrets tokex itself uses, lower-cased (see credentials/reserved.ts). */
+  readonly reservedSecrets: ReadonlySet<string>;
+}
+
+/**
+ * Every warning for a loaded policy, in file order. One function so that more lints can be added
+ * beside these: each returns `{ line, path, message }` items.
+ */
+export function policyWarnings(policy: Policy, context: WarningContext): PolicyWarning[] {
+  return [...reservedSecretGlobs(policy, context.reservedSecrets), ...neverChosenGrants(policy)].sort((a, b) => a.line - b.line);
+}
+
+/** A `secrets` glob that covers the signing key or an identity's credential: it is never served. */
+function reservedSecretGlobs(policy: Policy, reserved: ReadonlySet<string>): PolicyWarning[] {
+  const out: PolicyWarning[] = [];
+  policy.rules.forEach((rule, r) =>
+    rule.grants.forEach((grant, k) => {
+      if (grant.kind !== 'secrets') return;
+      grant.matchers.forEach((matches, j) => {
+        const covered = [...reserved].filter((name) => matches(name));
+        if (covered.length === 0) return;
+        const path = ['rules', r, 'grant', k, 'secrets', j];
+        out.push(warning(policy, path, `"${grant.patterns[j]}" covers ${covered.map((n) => `"${n}"`).join(', ')}, which tokex itself uses (signing key or an identity's credential); it is never served (secret_reserved)`));
+      });
+    }),
+  );
+  return out;
+}
+
+/**
+ * A token grant that can never be chosen: an earlier grant (in file order) of the same kind and
+ * target, in a rule that holds whenever this one does, already allows every scope it allows, so
+ * the earlier one is always used (the first rule that allows every requested scope wins).
+ */
+function neverChosenGrants(policy: Policy): PolicyWarning[] {
+  const out: PolicyWarning[] = [];
+  policy.rules.forEach((rule, r) => {
+    const shadowed = rule.grants.map((grant, k) => (grant.kind === 'secrets' ? undefined : shadowOf(policy.rules, r, k)));
+    const tokenGrants = rule.grants.filter((g) => g.kind !== 'secrets').length;
+    const neverChosen = shadowed.filter((s) => s !== undefined).length;
+    if (tokenGrants > 0 && neverChosen === rule.grants.length) {
+      out.push(warning(policy, ['rules', r], `rule "${rule.name}" can never be chosen: for each of its targets an earlier rule (${[...new Set(shadowed.map((s) => `"${s!.name}"`))].join(', ')}) holds whenever it does and allows every scope it allows`));
+      return;
+    }
+    shadowed.forEach((by, k) => {
+      if (by) out.push(warning(policy, ['rules', r, 'grant', k], `never chosen: rule "${by.name}" comes first, holds whenever rule "${rule.name}" does, and grants the same target with every scope this grant allows`));
+    });
+  });
+  return out;
+}
+
+/** The rule of the first earlier grant that always wins over rules[r].grants[k], if any. */
+function shadowOf(rules: readonly Rule[], r: number, k: number): Rule | undefined {
+  const rule = rules[r]!;
+  const grant = rule.grants[k]!;
+  for (let i = 0; i <= r; i++) {
+    const earlier = rules[i]!;
+    if (i < r && !impliedBy(earlier, rule)) continue;
+    const limit = i === r ? k : earlier.grants.length;
+    for (let j = 0; j < limit; j++) if (covers(earlier.grants[j]!, grant)) return earlier;
+  }
+  return undefined;
+}
+
+/** Whether `earlier` holds whenever `later` does: same issuer, and each of its conditions is implied by one of `later`'s. */
+function impliedBy(earlier: Rule, later: Rule): boolean {
+  if (earlier.issuer !== later.issuer) return false;
+  return earlier.conditions.every((c) => later.conditions.some((l) => l.claim === c.claim && subsetOf(l, c)));
+}
+
+/** Any value `narrow` accepts, `wide` accepts: compared as written (a conservative check). */
+function subsetOf(narrow: ClaimCondition, wide: ClaimCondition): boolean {
+  return narrow.values.every((v) => wide.values.includes(v));
+}
+
+function covers(earlier: Grant, later: Grant): boolean {
+  if (earlier.kind === 'secrets' || later.kind === 'secrets' || earlier.kind !== later.kind || earlier.target !== later.target) return false;
+  if (earlier.kind === 'entra') return true;
+  return later.kind === 'minted' && later.scopes.every((s) => earlier.scopes.includes(s));
+}
+
+function warning(policy: Policy, path: readonly (string | number)[], message: string): PolicyWarning {
+  const shown = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${p}`)).join('');
+  return { line: policy.locate(path), path: shown, message };
+}
