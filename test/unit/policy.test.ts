@@ -167,9 +167,9 @@ rules:`).replace(`issuers:
   it('replaces ${TOKEX_*} references with settings, and names the line of one that is unset or not TOKEX_*', () => {
     const text = base.replace('audience: api://tokex', 'audience: ${TOKEX_API_CLIENT_ID}');
     expect(load(text, { ...options, env: { TOKEX_API_CLIENT_ID: OID } }).issuers[0]!.audiences).toEqual([OID]);
-    expect(problems(text)).toEqual(['policy.yaml:4: ${TOKEX_API_CLIENT_ID}: the setting TOKEX_API_CLIENT_ID is not set']);
+    expect(problems(text)).toEqual(['policy.yaml:4: issuers[0].audience: ${TOKEX_API_CLIENT_ID}: the setting TOKEX_API_CLIENT_ID is not set']);
     expect(problems(base.replace('audience: api://tokex', 'audience: ${HOME}'), { ...options, env: { HOME: '/root' } })).toEqual([
-      'policy.yaml:4: ${HOME}: only TOKEX_* settings can be referenced',
+      'policy.yaml:4: issuers[0].audience: ${HOME}: only TOKEX_* settings can be referenced',
     ]);
   });
 
