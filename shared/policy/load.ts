@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, isPair, isScalar, isSeq, visit, type Document, type Scalar } from 'yaml';
+import { LineCounter, parseDocument, isNode, isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { discoveryUrlFor, tenantOf } from '../caller/entra.js';
 import { ConfigError } from '../errors.js';
@@ -93,6 +93,8 @@ const MAX_ALIAS_COUNT = 100;
 /** How a number must be written to mean exactly what it says: an integer in plain decimal. */
 const PLAIN_INTEGER = /^-?(0|[1-9][0-9]*)$/;
 const SETTING_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const STR_TAG = 'tag:yaml.org,2002:str';
+const RESERVED_CLAIM_NAMES = ['__proto__', 'constructor', 'prototype'];
 
 /**
  * Walks every scalar once, after parsing:
@@ -102,13 +104,24 @@ const SETTING_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  *   read: a policy cannot pull arbitrary environment variables in.
  * - a number is accepted only as a plain decimal safe integer: YAML would silently turn `0x10`,
  *   `010`, `1e3` or `.inf` into another value, and a float or a huge integer is not compared exactly.
+ * - no explicit tag but `!!str`: `!!binary`, `!!set` and the like build values no policy field takes.
+ * - `__proto__`, `constructor` and `prototype` are not claim names: they mean something to
+ *   JavaScript objects themselves.
  */
 function checkScalars(doc: Document, source: string, counter: LineCounter, env: Readonly<Record<string, string | undefined>>): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   visit(doc, {
-    Scalar(key, node, ancestors) {
+    Node(key, node, ancestors) {
       const line = node.range ? counter.linePos(node.range[0]).line : 0;
       const at = () => formatPath(pathOf(ancestors, node));
+      if (node.tag !== undefined && node.tag !== STR_TAG) problems.push({ line, path: at(), message: `the tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not accepted (only !!str)` });
+      if (!isScalar(node)) return;
+      if (key === 'key' && RESERVED_CLAIM_NAMES.includes(String(node.value))) {
+        const path = pathOf(ancestors, node);
+        if (path.length === 5 && path[0] === 'rules' && path[2] === 'when' && path[3] === 'claims') {
+          problems.push({ line, path: at(), message: `"${String(node.value)}" is not a claim name tokex accepts (__proto__, constructor and prototype are refused)` });
+        }
+      }
       if (typeof node.value === 'number') {
         const written = node.range ? source.slice(node.range[0], node.range[1]).trim() : String(node.value);
         if (!PLAIN_INTEGER.test(written) || !Number.isSafeInteger(node.value)) {
@@ -127,7 +140,7 @@ function checkScalars(doc: Document, source: string, counter: LineCounter, env: 
 }
 
 /** The document path of a node, from the ancestors `visit` hands over. */
-function pathOf(ancestors: readonly unknown[], node: Scalar): PropertyKey[] {
+function pathOf(ancestors: readonly unknown[], node: Node): PropertyKey[] {
   const chain = [...ancestors, node];
   const path: PropertyKey[] = [];
   for (let i = 0; i < chain.length - 1; i++) {
