@@ -73,7 +73,8 @@ export function endpointProblem(endpoint: string): string | undefined {
 
 export async function exchangeToken(params: ExchangeParameters): Promise<ExchangeResult> {
   const problem = endpointProblem(params.endpoint);
-  if (problem !== undefined) throw new TokexExchangeError('insecure_endpoint', undefined, undefined, problem);
+  // A caller's mistake, not an answer from tokex: a TypeError, as for any bad argument.
+  if (problem !== undefined) throw new TypeError(`tokex: "endpoint": ${problem}`);
   const form = new URLSearchParams({
     grant_type: TOKEN_EXCHANGE_GRANT,
     subject_token: params.subjectToken,

@@ -57,13 +57,14 @@ export function parseTokenRequest(contentType: string | null, body: string, seen
     throw new TokexError('malformed_request', 'scope is not a space-delimited list of scope tokens');
   }
   if (scopes) seen.scopes = [...scopes];
-  if (scopes !== undefined && scopes.length > MAX_SCOPES) throw new TokexError('malformed_request', `${scopes.length} scopes requested (at most ${MAX_SCOPES})`);
 
   const resource = param('resource');
   const audience = param('audience');
   if (resource !== undefined && audience !== undefined) throw new TokexError('malformed_request', 'both resource and audience are given');
   const target = resource ?? audience ?? targetFromScopes(scopes);
   if (target !== undefined) seen.target = target;
+  // Before the policy, and it bounds the audit record.
+  if (scopes !== undefined && scopes.length > MAX_SCOPES) throw new TokexError('malformed_request', `${scopes.length} scopes requested (at most ${MAX_SCOPES})`);
 
   const subjectToken = param('subject_token');
   if (subjectToken !== undefined) seen.subjectToken = subjectToken;
