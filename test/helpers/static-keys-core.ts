@@ -44,6 +44,7 @@ export async function inProcessTokex(policyText: string, env: Record<string, str
     secrets: new LocalSecretStore('/nonexistent/secrets.json'),
     auditor: new Auditor([{ name: 'memory', durable: true, write: async (r) => void records.push(structuredClone(r)) }], false),
     now,
+    downstreamDeadlineMs: 1_000,
   };
   /** Any header and payload, RS256-signed with the issuers' key (`kid: k1`). */
   const signRaw = (payload: unknown, header: Record<string, unknown> = { alg: 'RS256', typ: 'JWT', kid: 'k1' }) => {

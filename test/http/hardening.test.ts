@@ -13,7 +13,7 @@ import { API_CLIENT_ID, FakeEntra, TENANT_A } from '../fakes/entra.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 import { exchangeForm, LocalTokex } from '../helpers/local-host.js';
-import { inProcessTokex } from '../helpers/in-process.js';
+import { inProcessTokex } from '../helpers/static-keys-core.js';
 
 let idp: FakeIssuer;
 let entra: FakeEntra;
