@@ -4,7 +4,7 @@ import { decodeCompactJws } from '../shared/caller/decode.js';
 import { matchesTemplate } from '../shared/caller/entra.js';
 import { TokexError } from '../shared/errors.js';
 import { loadPolicyFile } from '../shared/policy/load.js';
-import { chooseTokenGrant, DEFAULT_SPACE_DELIMITED, rulesFor, whyRuleFails } from '../shared/policy/match.js';
+import { chooseTokenGrant, rulesFor, whyRuleFails } from '../shared/policy/match.js';
 import type { Policy } from '../shared/policy/policy.js';
 import { policyWarnings } from '../shared/policy/warnings.js';
 import { reservedSecretNames } from '../shared/credentials/reserved.js';
@@ -61,7 +61,7 @@ export async function explainPolicy(
   if (!issuer) return { text: [...lines, 'issuer: not trusted by this policy (reason unknown_issuer)'].join('\n'), ok: false };
   lines.push(`issuer: ${issuer.name}`);
   for (const rule of policy.rules) {
-    const why = whyRuleFails(rule, issuer.name, claims, issuer.spaceDelimited ?? DEFAULT_SPACE_DELIMITED);
+    const why = whyRuleFails(rule, issuer.name, claims, issuer.spaceDelimited);
     lines.push(`rule ${rule.name}: ${why === undefined ? 'holds' : `does not hold (${why})`}`);
   }
   const rules = rulesFor(policy, issuer.name, claims);

@@ -50,6 +50,8 @@ export async function startLocalHost(routes: readonly Route[], options: LocalHos
     connectionsCheckingInterval: timeouts.checkIntervalMs,
   }, (req, res) => {
     serve(routes, options, req, res).catch((err: unknown) => {
+      // A client cut off mid-body (the request timeout answered 408) is gone: nothing to answer, no bug.
+      if (res.writableEnded || res.destroyed) return log.warn('client gone before its request was read', { error: (err as Error).name });
       log.error('local host failed to answer', { error: (err as Error).name });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'server_error', error_description: 'Internal error.' }));

@@ -53,7 +53,11 @@ function neverChosenGrants(policy: Policy): PolicyWarning[] {
       return;
     }
     shadowed.forEach((by, k) => {
-      if (by) out.push(warning(policy, ['rules', r, 'grant', k], `never chosen: rule "${by.name}" comes first, holds whenever rule "${rule.name}" does, and grants the same target with every scope this grant allows`));
+      if (!by) return;
+      const why = by === rule
+        ? 'an earlier grant of this rule has the same target and every scope this grant allows'
+        : `rule "${by.name}" comes first, holds whenever rule "${rule.name}" does, and grants the same target with every scope this grant allows`;
+      out.push(warning(policy, ['rules', r, 'grant', k], `never chosen: ${why}`));
     });
   });
   return out;
