@@ -10,7 +10,7 @@ export function authorizationServerMetadata(tokex: Tokex): Record<string, unknow
   const { issuer } = tokex.settings;
   const scopes = new Set<string>();
   for (const rule of tokex.policy.rules) {
-    for (const grant of rule.grants) if (grant.kind === 'minted') grant.scopes.forEach((s) => scopes.add(s));
+    for (const grant of rule.grants) if (grant.kind === 'minted') for (const s of grant.scopes) scopes.add(s);
   }
   return {
     issuer,

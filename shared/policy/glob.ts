@@ -1,8 +1,14 @@
 /** A string pattern where `*` matches any run of characters (including none); nothing else is special. */
 export type Matcher = (value: string) => boolean;
 
-/** C0 controls and DEL: a value holding one (a newline, say) is never matched by a glob. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** C0 controls (U+0000–U+001F) and DEL: a value holding one (a newline, say) is never matched by a glob. */
+const hasControlCharacter = (value: string): boolean => {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+};
 
 /**
  * `caseInsensitive` is for Key Vault secret names, which Key Vault itself compares that way.
@@ -20,5 +26,5 @@ export function compileGlob(pattern: string, options: { caseInsensitive?: boolea
     .map((part) => part.replace(/[\\^$.+?()[\]{}|/]/g, '\\$&'))
     .join('.*');
   const re = new RegExp(`^${source}$`, options.caseInsensitive ? 'si' : 's');
-  return (value) => !CONTROL.test(value) && re.test(value);
+  return (value) => !hasControlCharacter(value) && re.test(value);
 }

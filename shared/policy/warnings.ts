@@ -23,17 +23,23 @@ export function policyWarnings(policy: Policy, context: WarningContext): PolicyW
 /** A `secrets` glob that covers the signing key or an identity's credential: it is never served. */
 function reservedSecretGlobs(policy: Policy, reserved: ReadonlySet<string>): PolicyWarning[] {
   const out: PolicyWarning[] = [];
-  policy.rules.forEach((rule, r) =>
-    rule.grants.forEach((grant, k) => {
-      if (grant.kind !== 'secrets') return;
-      grant.matchers.forEach((matches, j) => {
+  for (const [r, rule] of policy.rules.entries()) {
+    for (const [k, grant] of rule.grants.entries()) {
+      if (grant.kind !== 'secrets') continue;
+      for (const [j, matches] of grant.matchers.entries()) {
         const covered = [...reserved].filter((name) => matches(name));
-        if (covered.length === 0) return;
+        if (covered.length === 0) continue;
         const path = ['rules', r, 'grant', k, 'secrets', j];
-        out.push(warning(policy, path, `"${grant.patterns[j]}" covers ${covered.map((n) => `"${n}"`).join(', ')}, which tokex itself uses (signing key or an identity's credential); it is never served (secret_reserved)`));
-      });
-    }),
-  );
+        out.push(
+          warning(
+            policy,
+            path,
+            `"${grant.patterns[j]}" covers ${covered.map((n) => `"${n}"`).join(', ')}, which tokex itself uses (signing key or an identity's credential); it is never served (secret_reserved)`,
+          ),
+        );
+      }
+    }
+  }
   return out;
 }
 
@@ -49,14 +55,21 @@ function neverChosenGrants(policy: Policy): PolicyWarning[] {
     const tokenGrants = rule.grants.filter((g) => g.kind !== 'secrets').length;
     const neverChosen = shadowed.filter((s) => s !== undefined).length;
     if (tokenGrants > 0 && neverChosen === rule.grants.length) {
-      out.push(warning(policy, ['rules', r], `rule "${rule.name}" can never be chosen: for each of its targets an earlier rule (${[...new Set(shadowed.map((s) => `"${s!.name}"`))].join(', ')}) holds whenever it does and allows every scope it allows`));
+      out.push(
+        warning(
+          policy,
+          ['rules', r],
+          `rule "${rule.name}" can never be chosen: for each of its targets an earlier rule (${[...new Set(shadowed.map((s) => `"${s!.name}"`))].join(', ')}) holds whenever it does and allows every scope it allows`,
+        ),
+      );
       return;
     }
     shadowed.forEach((by, k) => {
       if (!by) return;
-      const why = by === rule
-        ? 'an earlier grant of this rule has the same target and every scope this grant allows'
-        : `rule "${by.name}" comes first, holds whenever rule "${rule.name}" does, and grants the same target with every scope this grant allows`;
+      const why =
+        by === rule
+          ? 'an earlier grant of this rule has the same target and every scope this grant allows'
+          : `rule "${by.name}" comes first, holds whenever rule "${rule.name}" does, and grants the same target with every scope this grant allows`;
       out.push(warning(policy, ['rules', r, 'grant', k], `never chosen: ${why}`));
     });
   });

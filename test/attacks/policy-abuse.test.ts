@@ -69,7 +69,13 @@ rules:
 }
 
 beforeAll(async () => {
-  [idp, other, entra, mi, vault] = await Promise.all([FakeIssuer.start(), FakeIssuer.start(), FakeEntra.start(), FakeManagedIdentity.start(), FakeKeyVault.start()]);
+  [idp, other, entra, mi, vault] = await Promise.all([
+    FakeIssuer.start(),
+    FakeIssuer.start(),
+    FakeEntra.start(),
+    FakeManagedIdentity.start(),
+    FakeKeyVault.start(),
+  ]);
   vault.set('tokex-signing', execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout'], { encoding: 'utf8' }));
   vault.set('ml-admin-secret', 'sp-secret-value');
   vault.set('ML-Cert-PEM', 'pem-value');
@@ -103,7 +109,7 @@ async function exchange(token: string, extra: Record<string, string>) {
   return { ...res, audit: await tokex.auditFor(res.headers.get('x-correlation-id')!) };
 }
 
-describe('1. tokex\'s own secrets are never served', () => {
+describe("1. tokex's own secrets are never served", () => {
   it('the signing key and identities\' kv: secrets: 403 secret_reserved under "*", in any case, with no Key Vault read', async () => {
     const readsBefore = vault.totalReads();
     for (const name of ['tokex-signing', 'TOKEX-SIGNING', 'ml-admin-secret', 'Ml-Admin-Secret', 'ml-cert-pem', 'ML-Cert-PEM']) {
@@ -121,16 +127,21 @@ describe('1. tokex\'s own secrets are never served', () => {
 
   it('policy check warns about a glob that covers a reserved name, and still exits 0', async () => {
     const { stdout, stderr } = await policyCheck(policy(), { TOKEX_SIGNING_KEY: 'kv:tokex-signing', KEY_VAULT_URL: 'https://kv-x.vault.azure.net' });
-    const warnings = stderr.trim().split('\n').filter((l) => l.includes('covers'));
+    const warnings = stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('covers'));
     expect(warnings).toEqual([
-      expect.stringMatching(/^\S+policy\.yaml:12: rules\[0\]\.grant\[0\]\.secrets\[0\]: warning: "\*" covers "tokex-signing", "ml-admin-secret", "ml-cert-pem", which tokex itself uses/),
+      expect.stringMatching(
+        /^\S+policy\.yaml:12: rules\[0\]\.grant\[0\]\.secrets\[0\]: warning: "\*" covers "tokex-signing", "ml-admin-secret", "ml-cert-pem", which tokex itself uses/,
+      ),
     ]);
     expect(stdout).toMatch(/: ok \(/);
   });
 });
 
 describe('2. secret names compare as Key Vault compares them', () => {
-  it('Team-* allows team-db-password in any case, and the answer carries the vault\'s own name', async () => {
+  it("Team-* allows team-db-password in any case, and the answer carries the vault's own name", async () => {
     for (const asked of ['team-db-password', 'TEAM-DB-PASSWORD', 'Team-DB-Password']) {
       const { status, body } = await credential(asked, { roles: ['Team'] });
       expect([status, body.name, body.value]).toEqual([200, 'Team-DB-Password', 'team-value']);
@@ -185,7 +196,8 @@ describe('7. scp is a set of space-delimited scopes', () => {
 });
 
 describe('9. claim values mean exactly what they say', () => {
-  const base = (claims: string) => `issuers:\n  - { name: idp, issuer: "https://idp.example", audience: api://tokex }\nrules:\n  - name: r\n    when:\n      issuer: idp\n      claims:\n${claims}\n    grant: [{ minted: "https://w.internal", scopes: [a] }]\n`;
+  const base = (claims: string) =>
+    `issuers:\n  - { name: idp, issuer: "https://idp.example", audience: api://tokex }\nrules:\n  - name: r\n    when:\n      issuer: idp\n      claims:\n${claims}\n    grant: [{ minted: "https://w.internal", scopes: [a] }]\n`;
   const problems = (text: string) => {
     try {
       parsePolicy(text, 'policy.yaml', { ownIssuer: 'https://tokex.example', mode: 'local' });
@@ -216,18 +228,27 @@ describe('9. claim values mean exactly what they say', () => {
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('%s as a claim name is a load error', (name) => {
-    expect(problems(base(`        ${name}: x`))).toEqual([`policy.yaml:8: rules[0].when.claims.${name}: "${name}" is not a claim name tokex accepts (__proto__, constructor and prototype are refused)`]);
+    expect(problems(base(`        ${name}: x`))).toEqual([
+      `policy.yaml:8: rules[0].when.claims.${name}: "${name}" is not a claim name tokex accepts (__proto__, constructor and prototype are refused)`,
+    ]);
   });
 
   it('unknown YAML tags and parser warnings are load errors', () => {
     expect(problems(base('        roles: !custom Admin'))).toEqual([expect.stringMatching(/^policy\.yaml:8: Unresolved tag: !custom/)]);
-    expect(problems(base('        roles: !!binary QWRtaW4='))).toEqual(['policy.yaml:8: rules[0].when.claims.roles: the tag !!binary is not accepted (only !!str)']);
+    expect(problems(base('        roles: !!binary QWRtaW4='))).toEqual([
+      'policy.yaml:8: rules[0].when.claims.roles: the tag !!binary is not accepted (only !!str)',
+    ]);
     expect(problems(base('        roles: !!str 0x10'))).toEqual([]);
   });
 
   it('an alias bomb is one line, file:line: problem, never a stack', () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
     const bomb = `${levels.join('\n')}\nrules: []\n`;
     const found = problems(bomb);
     expect(found).toHaveLength(1);

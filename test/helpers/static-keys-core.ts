@@ -31,7 +31,10 @@ export async function inProcessTokex(policyText: string, env: Record<string, str
   const settings = loadSettings({ TOKEX_ISSUER: OWN_ISSUER, ...env }, 'local');
   const policy = parsePolicy(policyText, 'policy.yaml', { ownIssuer: OWN_ISSUER, mode: 'local', env: settings.env });
   const keys = staticIssuerKeys({ keys: [jwk] });
-  const validator = new CallerValidator(policy.issuers.map((config) => ({ config, keys })), { profiles: { entra: entraProfile } });
+  const validator = new CallerValidator(
+    policy.issuers.map((config) => ({ config, keys })),
+    { profiles: { entra: entraProfile } },
+  );
   const records: AuditRecord[] = [];
   const now = () => Date.now();
   const entra = { getToken: async () => ({ token: 'downstream-entra-token', expiresOnTimestamp: now() + 3_600_000 }) } as unknown as EntraTokenProvider;

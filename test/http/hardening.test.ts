@@ -22,7 +22,8 @@ let tokex: LocalTokex;
 
 beforeAll(async () => {
   [idp, entra, mi] = await Promise.all([FakeIssuer.start(), FakeEntra.start(), FakeManagedIdentity.start()]);
-  tokex = await LocalTokex.start(`
+  tokex = await LocalTokex.start(
+    `
 issuers:
   - { name: idp, issuer: "${idp.issuer}", audience: api://tokex }
   - { name: corp, kind: entra, issuer: "${entra.v2(TENANT_A)}", audience: "${API_CLIENT_ID}", jwksUri: "${entra.origin}/keys" }
@@ -37,7 +38,9 @@ rules:
   - name: corp-apps
     when: { issuer: corp }
     grant: [{ minted: "https://w.internal", scopes: [a] }]
-`, mi.env());
+`,
+    mi.env(),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -140,14 +143,17 @@ describe('14. metadata reveals no policy', () => {
   });
 
   it('TOKEX_PUBLISH_SCOPES=true lists minted scopes, still never an entra resource', async () => {
-    const { tokex: core } = await inProcessTokex(`
+    const { tokex: core } = await inProcessTokex(
+      `
 issuers: [{ name: idp, issuer: "https://idp.example", audience: api://tokex }]
 identities: { reader: { type: managed-identity } }
 rules:
   - name: r
     when: { issuer: idp }
     grant: [{ minted: "https://w.internal", scopes: [b, a] }, { entra: "https://ml.azure.com", identity: reader }]
-`, { TOKEX_PUBLISH_SCOPES: 'true' });
+`,
+      { TOKEX_PUBLISH_SCOPES: 'true' },
+    );
     const meta = authorizationServerMetadata(core);
     expect(meta.scopes_supported).toEqual(['a', 'b']);
     expect(JSON.stringify(meta)).not.toContain('ml.azure.com');

@@ -126,17 +126,26 @@ describe('exchangeToken never answers 5xx for bad input', () => {
 
   it('random form bodies and content types', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.constant('application/x-www-form-urlencoded'), fc.string()), fc.oneof(fc.string({ maxLength: 5000 }), fc.string({ unit: 'binary', maxLength: 2000 })), async (contentType, body) => {
-        const { result, record } = await exchange(contentType, body);
-        expectSane(result, record);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.constant('application/x-www-form-urlencoded'), fc.string()),
+        fc.oneof(fc.string({ maxLength: 5000 }), fc.string({ unit: 'binary', maxLength: 2000 })),
+        async (contentType, body) => {
+          const { result, record } = await exchange(contentType, body);
+          expectSane(result, record);
+        },
+      ),
       { numRuns: 400 },
     );
   });
 
   it('the well-formed requests among them are granted (the property is not vacuous)', async () => {
     const token = env.signRaw({ iss: OIDC_ISSUER, aud: 'api://tokex', sub: 'job', exp: nowSeconds() + 600 });
-    const body = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: token, subject_token_type: TOKEN_TYPE_JWT, audience: 'https://w.internal' });
+    const body = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: token,
+      subject_token_type: TOKEN_TYPE_JWT,
+      audience: 'https://w.internal',
+    });
     const { result, record } = await exchange('application/x-www-form-urlencoded', body.toString());
     expect([result.status, record?.reason]).toEqual([200, 'ok']);
   });
