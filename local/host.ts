@@ -129,15 +129,18 @@ function malformedRequestLine(req: IncomingMessage): string | undefined {
   if (!req.url?.startsWith('/')) return 'the request target is not origin-form (absolute-form or asterisk)';
   const host = req.headers.host;
   if (host === undefined) return undefined;
-  let parsed: URL;
+  // RFC 9110 §7.2: uri-host [ ":" port ]; URL parsing alone would forgive userinfo, a path or spaces.
+  if (!HOST_HEADER.test(host)) return 'the Host header is malformed';
   try {
-    parsed = new URL(`http://${host}`);
+    new URL(`http://${host}`);
   } catch {
     return 'the Host header is malformed';
   }
-  // URL parsing forgives a lot (userinfo, a path, trailing dots): the header must survive unchanged.
-  return parsed.host === host.toLowerCase() && !/[@/\\?#\s]/.test(host) ? undefined : 'the Host header is malformed';
+  return undefined;
 }
+
+/** An IP literal or a reg-name (RFC 3986 §3.2.2), then an optional port. */
+const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{0,5})?$/;
 
 /** 400 invalid_request, with an audit record when the path was an audited endpoint. */
 async function refuse(req: IncomingMessage, res: ServerResponse, detail: string, auditor: Auditor | undefined): Promise<void> {

@@ -107,6 +107,12 @@ describe('11. no input gets a 500', () => {
     expect([res.status, res.body.error, res.audit.reason]).toEqual([400, 'invalid_request', reason]);
   });
 
+  it('a well-formed Host, with or without its default port, is served as before', async () => {
+    for (const host of ['localhost:80', 'LOCALHOST', '127.0.0.1:7071', '[::1]:7071']) {
+      expect([host, (await raw(`GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).split('\r\n')[0]]).toEqual([host, 'HTTP/1.1 200 OK']);
+    }
+  });
+
   it.each([
     ['a malformed Host header', 'POST /token HTTP/1.1\r\nHost: exa mple:1:2\r\n'],
     ['a Host header with userinfo', 'POST /token HTTP/1.1\r\nHost: user@127.0.0.1\r\n'],
