@@ -89,9 +89,13 @@ function shadowOf(rules: readonly Rule[], r: number, k: number): Rule | undefine
   return undefined;
 }
 
-/** Whether `earlier` holds whenever `later` does: same issuer, and each of its conditions is implied by one of `later`'s. */
+/**
+ * Whether `earlier` holds whenever `later` does: same issuer, every caller kind `later` admits is
+ * one `earlier` admits, and each of its conditions is implied by one of `later`'s.
+ */
 function impliedBy(earlier: Rule, later: Rule): boolean {
   if (earlier.issuer !== later.issuer) return false;
+  if (earlier.kinds !== undefined && (later.kinds === undefined || !later.kinds.every((k) => earlier.kinds!.includes(k)))) return false;
   return earlier.conditions.every((c) => later.conditions.some((l) => l.claim === c.claim && subsetOf(l, c)));
 }
 

@@ -296,8 +296,12 @@ describe('policy warnings', () => {
     ]);
   });
 
-  it('a rule of another issuer, or with a condition the earlier rule does not imply, is not shadowed', () => {
+  it('a rule of another issuer, or with a condition or caller kind the earlier rule does not imply, is not shadowed', () => {
     expect(warnings(`${head}  - name: one\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: two\n    when: { issuer: corp, claims: { groups: G } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([]);
+    expect(warnings(`${head}  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: anyone\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([]);
+    expect(warnings(`${head}  - name: people\n    when: { issuer: corp, kind: [user, app] }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([
+      expect.stringMatching(/^9: rules\[1\]: rule "users" can never be chosen/),
+    ]);
   });
 
   it('a secrets glob covering a reserved name, compared case-insensitively', () => {
