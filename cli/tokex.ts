@@ -85,9 +85,10 @@ policy
   .requiredOption('--token <jwt>', 'the caller token')
   .option('--target <target>', 'the resource or audience requested')
   .option('--scope <scopes>', 'the space-separated scopes requested')
+  .option('--actor-token <jwt>', 'the actor token of a delegation request')
   .option('--azure', 'load the policy as the Azure Functions host would')
-  .action(async (file: string, opts: { token: string; target?: string; scope?: string; azure?: boolean }) => {
-    const { text, ok } = await explainPolicy(file, opts.token, { target: opts.target, scope: opts.scope, mode: opts.azure ? 'azure' : 'local' });
+  .action(async (file: string, opts: { token: string; target?: string; scope?: string; actorToken?: string; azure?: boolean }) => {
+    const { text, ok } = await explainPolicy(file, opts.token, { target: opts.target, scope: opts.scope, actorToken: opts.actorToken, mode: opts.azure ? 'azure' : 'local' });
     process.stdout.write(`${text}\n`);
     if (!ok) process.exitCode = 1;
   });

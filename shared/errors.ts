@@ -43,7 +43,6 @@ export const REASONS = {
   },
   unsupported_token_type: bad('The token type is not supported.'),
   body_too_large: { class: 'request', error: 'invalid_request', status: 413, message: 'The request body exceeds 64 KiB.' },
-  actor_not_supported: bad('Delegation (actor_token) is not supported.'),
   // the subject token
   malformed_token: badToken,
   token_too_large: badToken,
@@ -73,6 +72,10 @@ export const REASONS = {
     status: 400,
     message: 'A requested scope is not available for this target.',
   },
+  // delegation: the actor is not one the subject or the policy lets act (RFC 8693 §4.4), or the chain is too deep
+  actor_not_allowed: { ...badToken, class: 'policy', message: 'The actor token is not acceptable for this subject.' },
+  // on-behalf-of: the subject is not a user token for the OBO app, or Entra refused it (invalid_grant)
+  obo_refused: bad('The subject token cannot be exchanged on behalf of its user for this target.'),
   secret_not_allowed: {
     class: 'policy',
     error: 'invalid_target',

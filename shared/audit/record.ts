@@ -22,11 +22,15 @@ export interface AuditRecord {
     subject?: string;
     kind: CallerKind;
   };
+  /** Delegation: who acts for the caller (the actor token's identity, once its signature verified). */
+  actor?: NonNullable<AuditRecord['caller']>;
   /** Bounded whatever the caller sent (see requestSummary); `truncated` when something was cut. */
   request?: { target?: string; scopes?: string[]; secret?: string; truncated?: true };
   rule?: string;
-  grant?: { kind: 'entra' | 'minted' | 'secret'; identity?: string; scopes?: string[]; expiresAt?: string; jti?: string };
+  /** `onBehalfOf`: an Entra token for the caller (a user), obtained by `identity` with the on-behalf-of flow. */
+  grant?: { kind: 'entra' | 'minted' | 'secret'; identity?: string; onBehalfOf?: boolean; scopes?: string[]; expiresAt?: string; jti?: string };
   subjectTokenId?: string;
+  actorTokenId?: string;
   durationMs: number;
   clientIp?: string;
   /** Why, in words, for refusals and failures: never a token, claim value or secret. */

@@ -19,6 +19,8 @@ export interface ExchangeRequest {
   /** The requested scopes, or undefined when `scope` was omitted. */
   readonly scopes: readonly string[] | undefined;
   readonly requestedTokenType: string;
+  /** The actor token (RFC 8693 §2.1, delegation), when one was given. */
+  readonly actorToken: string | undefined;
 }
 
 /** What was learnt of the request before it failed, for the audit record. */
@@ -26,6 +28,7 @@ export interface PartialRequest {
   target?: string;
   scopes?: string[];
   subjectToken?: string;
+  actorToken?: string;
 }
 
 /**
@@ -63,19 +66,25 @@ export function parseTokenRequest(contentType: string | null, body: string, seen
   if (resource !== undefined && audience !== undefined) throw new TokexError('malformed_request', 'both resource and audience are given');
   const target = resource ?? audience ?? targetFromScopes(scopes);
   if (target !== undefined) seen.target = target;
-  // Before the policy, and it bounds the audit record.
-  if (scopes !== undefined && scopes.length > MAX_SCOPES) throw new TokexError('malformed_request', `${scopes.length} scopes requested (at most ${MAX_SCOPES})`);
 
   const subjectToken = param('subject_token');
   if (subjectToken !== undefined) seen.subjectToken = subjectToken;
 
-  if (form.has('actor_token') || form.has('actor_token_type')) {
-    throw new TokexError('actor_not_supported', 'actor_token given (delegation is not supported)');
-  }
+  const actorToken = param('actor_token');
+  if (actorToken !== undefined) seen.actorToken = actorToken;
+  // Before the policy, and it bounds the audit record.
+  if (scopes !== undefined && scopes.length > MAX_SCOPES) throw new TokexError('malformed_request', `${scopes.length} scopes requested (at most ${MAX_SCOPES})`);
   if (subjectToken === undefined) throw new TokexError('malformed_request', 'subject_token is missing');
   const subjectTokenType = param('subject_token_type');
   if (subjectTokenType === undefined) throw new TokexError('malformed_request', 'subject_token_type is missing');
   if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType)) throw new TokexError('unsupported_token_type', 'subject_token_type is not jwt or access_token');
+  // RFC 8693 §2.1: actor_token_type is required with an actor_token and must not appear without one.
+  const actorTokenType = param('actor_token_type');
+  if (actorToken !== undefined && actorTokenType === undefined) throw new TokexError('malformed_request', 'actor_token without actor_token_type');
+  if (actorToken === undefined && form.has('actor_token_type')) throw new TokexError('malformed_request', 'actor_token_type without actor_token');
+  if (actorTokenType !== undefined && !SUBJECT_TOKEN_TYPES.includes(actorTokenType)) {
+    throw new TokexError('unsupported_token_type', 'actor_token_type is not jwt or access_token');
+  }
   const requestedTokenType = param('requested_token_type') ?? TOKEN_TYPE_ACCESS_TOKEN;
   if (!SUBJECT_TOKEN_TYPES.includes(requestedTokenType)) {
     throw new TokexError('unsupported_token_type', 'requested_token_type is not access_token or jwt');
@@ -83,7 +92,7 @@ export function parseTokenRequest(contentType: string | null, body: string, seen
 
   if (target === undefined) throw new TokexError('malformed_request', 'no target: give resource, audience, or a scope of the form <resource>/.default');
   if (resource !== undefined && !isAbsoluteUri(resource)) throw new TokexError('target_not_allowed', 'resource is not an absolute URI');
-  return { subjectToken, target, scopes, requestedTokenType };
+  return { subjectToken, target, scopes, requestedTokenType, actorToken };
 }
 
 /** `https://ml.azure.com/.default` names the target `https://ml.azure.com`, the Entra convention. */

@@ -1,9 +1,14 @@
 import { performance } from 'node:perf_hooks';
+import { actClaim, checkMayAct, type ActClaim } from '../caller/actor.js';
+import type { Caller } from '../caller/caller.js';
+import { CallerRefused } from '../caller/validate.js';
 import { callerSummary, noteFailure, openRecord, requestSummary, tokenFingerprint, type AuditRecord } from '../audit/record.js';
 import { TokexError } from '../errors.js';
 import { mintAccessToken, subjectExpiry } from '../grants/minted.js';
+import { oboUser } from '../grants/on-behalf-of.js';
 import { NO_STORE, oauthError, type HttpResult } from '../http-result.js';
-import { chooseTokenGrant, rulesFor } from '../policy/match.js';
+import { chooseTokenGrant, holdingRules } from '../policy/match.js';
+import type { IssuerConfig } from '../policy/policy.js';
 import type { Tokex } from '../tokex.js';
 import { parseTokenRequest, type PartialRequest } from './request.js';
 
@@ -36,6 +41,7 @@ export async function exchangeToken(tokex: Tokex, http: TokenEndpointRequest): P
   }
   if (seen.target !== undefined || seen.scopes !== undefined) record.request = requestSummary(seen.target, seen.scopes);
   if (seen.subjectToken !== undefined) record.subjectTokenId = tokenFingerprint(seen.subjectToken);
+  if (seen.actorToken !== undefined) record.actorTokenId = tokenFingerprint(seen.actorToken);
   return tokex.auditor.conclude(record, result, started, () => oauthError('audit_unavailable', http.correlationId, 5));
 }
 
@@ -44,13 +50,18 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
   if (http.body.byteLength > MAX_BODY_BYTES) throw new TokexError('body_too_large', `body over ${MAX_BODY_BYTES} bytes`);
   const request = parseTokenRequest(http.contentType, Buffer.from(http.body).toString('utf8'), seen);
 
-  // 2. The subject token: who is asking.
+  // 2. The subject token: who is asking; and, for delegation, the actor token: who acts for them (§1.1).
   const caller = await tokex.validator.validate(request.subjectToken);
   record.caller = callerSummary(caller);
+  const actor = request.actorToken === undefined ? undefined : await validateActor(tokex, request.actorToken, record);
+  let act: ActClaim | undefined;
+  if (actor) {
+    checkMayAct(caller.claims, actor.claims);
+    act = actClaim(actor, issuerKind(tokex, actor.issuerName));
+  }
 
-  // 3. The policy: what this caller may have for this target, down-scoped, never widened.
-  const rules = rulesFor(tokex.policy, caller.issuerName, caller.claims);
-  if (rules.length === 0) throw new TokexError('no_rule', 'caller matches no rule');
+  // 3. The policy: what this caller (with this actor) may have for this target, down-scoped, never widened.
+  const rules = holdingRules(tokex.policy, caller.issuerName, caller.claims, actor);
   // The first rule, in file order, that allows every requested scope for the target.
   const match = chooseTokenGrant(rules, request.target, request.scopes);
   if (!match) throw new TokexError('target_not_allowed', 'no rule of this caller grants the target');
@@ -64,9 +75,15 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
   if (subjectExpiry(caller) <= Math.floor(nowMs / 1000)) throw new TokexError('expired', 'subject token is past its "exp" (inside the clock tolerance)');
   let issued: { token: string; expiresAt: number };
   if (match.grant.kind === 'entra') {
-    const entra = await tokex.entra.getToken(match.grant.identity, match.grant.target);
+    const { identity, target, onBehalfOf } = match.grant;
+    // On-behalf-of: a token for the subject's user, checked here so a request Entra would refuse never reaches it.
+    const entra = onBehalfOf
+      ? await tokex.entra.getTokenOnBehalfOf(identity, target, oboUser(caller, issuerKind(tokex, caller.issuerName), tokex.policy.identities.get(identity)!, request.subjectToken))
+      : await tokex.entra.getToken(identity, target);
     issued = { token: entra.token, expiresAt: Math.floor(entra.expiresOnTimestamp / 1000) };
-    record.grant = { kind: 'entra', identity: match.grant.identity, scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString() };
+    record.grant = {
+      kind: 'entra', identity, ...(onBehalfOf && { onBehalfOf: true }), scopes: [...scopes], expiresAt: new Date(entra.expiresOnTimestamp).toISOString(),
+    };
   } else {
     const minted = await mintAccessToken(tokex.signingKeys.current, {
       issuer: tokex.settings.issuer,
@@ -74,6 +91,7 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
       audience: match.grant.target,
       scopes,
       lifetimeSeconds: match.grant.lifetimeSeconds,
+      act,
       nowSeconds: Math.floor(nowMs / 1000),
     });
     issued = { token: minted.token, expiresAt: minted.expiresAt };
@@ -92,4 +110,25 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, record: AuditReco
       scope: scopes.join(' '),
     },
   };
+}
+
+/**
+ * The actor token, validated exactly like a subject token (same issuers, same checks). A refusal
+ * keeps its reason and says "actor token" in its detail; the audit names the actor once verified.
+ */
+async function validateActor(tokex: Tokex, token: string, record: AuditRecord): Promise<Caller> {
+  try {
+    const actor = await tokex.validator.validate(token);
+    record.actor = callerSummary(actor);
+    return actor;
+  } catch (err) {
+    if (!(err instanceof TokexError)) throw err;
+    if (err instanceof CallerRefused && err.caller) record.actor = callerSummary(err.caller);
+    throw new TokexError(err.reason, `actor token: ${err.detail}`, { cause: err, ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }) });
+  }
+}
+
+/** The kind of a trusted issuer, by name (oidc when unknown, the kind trusted with less). */
+function issuerKind(tokex: Tokex, name: string): IssuerConfig['kind'] {
+  return tokex.policy.issuers.find((i) => i.name === name)?.kind ?? 'oidc';
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
+import type { ActClaim } from '../caller/actor.js';
 import type { Caller } from '../caller/caller.js';
 import { TokexError } from '../errors.js';
 import type { SigningKey } from '../keys/signing-key.js';
@@ -10,6 +11,8 @@ export interface MintRequest {
   readonly audience: string;
   readonly scopes: readonly string[];
   readonly lifetimeSeconds: number;
+  /** Delegation: the actor chain (RFC 8693 §4.1). */
+  readonly act?: ActClaim | undefined;
   readonly nowSeconds: number;
 }
 
@@ -41,6 +44,7 @@ export async function mintAccessToken(key: SigningKey, request: MintRequest): Pr
     // could imitate them.
     ...(entra && caller.tenantId !== undefined && { tid: caller.tenantId }),
     ...(entra && caller.objectId !== undefined && { oid: caller.objectId }),
+    ...(request.act === undefined ? {} : { act: request.act }),
   })
     .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
     .setIssuer(request.issuer)

@@ -118,7 +118,8 @@ function checkScalars(doc: Document, source: string, counter: LineCounter, env: 
       if (!isScalar(node)) return;
       if (key === 'key' && RESERVED_CLAIM_NAMES.includes(String(node.value))) {
         const path = pathOf(ancestors, node);
-        if (path.length === 5 && path[0] === 'rules' && path[2] === 'when' && path[3] === 'claims') {
+        const underClaims = (path.length === 5 && path[3] === 'claims') || (path.length === 6 && path[3] === 'actor' && path[4] === 'claims');
+        if (underClaims && path[0] === 'rules' && path[2] === 'when') {
           problems.push({ line, path: at(), message: `"${String(node.value)}" is not a claim name tokex accepts (__proto__, constructor and prototype are refused)` });
         }
       }
@@ -207,14 +208,25 @@ function compile(
     if (!issuers.some((x) => x.name === entry.when.issuer)) {
       report([...at, 'when', 'issuer'], `unknown issuer "${entry.when.issuer}" (not in issuers:)`);
     }
-    const conditions: ClaimCondition[] = Object.entries(entry.when.claims ?? {}).map(([claim, value]) => {
-      const values = (Array.isArray(value) ? value : [value]).map(String);
-      return { claim, values, matchers: values.map((v) => compileGlob(v)) };
-    });
+    const conditions = claimConditions(entry.when.claims);
+    const actor = entry.when.actor && { issuer: entry.when.actor.issuer, conditions: claimConditions(entry.when.actor.claims) };
+    if (actor && !issuers.some((x) => x.name === actor.issuer)) {
+      report([...at, 'when', 'actor', 'issuer'], `unknown issuer "${actor.issuer}" (not in issuers:)`);
+    }
     const grants: Grant[] = entry.grant.map((g, k): Grant => {
       if ('entra' in g) {
-        if (!identities.has(g.identity)) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
-        return { kind: 'entra', target: g.entra, identity: g.identity };
+        const identity = identities.get(g.identity);
+        if (!identity) report([...at, 'grant', k, 'identity'], `unknown identity "${g.identity}" (not in identities:)`);
+        // On-behalf-of is a confidential client's flow: an app registration, with a secret, certificate or federated credential.
+        else if (g.onBehalfOf && identity.type !== 'app' && identity.type !== 'service-principal') {
+          report([...at, 'grant', k, 'onBehalfOf'], `needs an identity of type app or service-principal ("${g.identity}" is ${identity.type})`);
+        }
+        // The user must be one Entra vouches for: the subject comes from a kind: entra issuer.
+        const subjectIssuer = issuers.find((x) => x.name === entry.when.issuer);
+        if (g.onBehalfOf && subjectIssuer && subjectIssuer.kind !== 'entra') {
+          report([...at, 'grant', k, 'onBehalfOf'], `needs a rule on a kind: entra issuer ("${subjectIssuer.name}" is ${subjectIssuer.kind})`);
+        }
+        return { kind: 'entra', target: g.entra, identity: g.identity, onBehalfOf: g.onBehalfOf === true };
       }
       if ('minted' in g) {
         const lifetimeSeconds = g.lifetime === undefined ? DEFAULT_LIFETIME_SECONDS : seconds(g.lifetime);
@@ -225,10 +237,17 @@ function compile(
       return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map((p) => compileGlob(p, { caseInsensitive: true })) };
     });
     const kinds = entry.when.kind === undefined ? undefined : [...new Set(Array.isArray(entry.when.kind) ? entry.when.kind : [entry.when.kind])];
-    return { name: entry.name, issuer: entry.when.issuer, kinds, conditions, grants };
+    return { name: entry.name, issuer: entry.when.issuer, kinds, conditions, actor, grants };
   });
 
   return { source: file, issuers, identities, rules, locate };
+}
+
+function claimConditions(claims: Record<string, string | number | boolean | (string | number | boolean)[]> | undefined): ClaimCondition[] {
+  return Object.entries(claims ?? {}).map(([claim, value]) => {
+    const values = (Array.isArray(value) ? value : [value]).map(String);
+    return { claim, values, matchers: values.map((v) => compileGlob(v)) };
+  });
 }
 
 function issuerConfig(entry: IssuerEntry): IssuerConfig {

@@ -1,31 +1,62 @@
 import type { JWTPayload } from 'jose';
 import { callerKind } from '../caller/caller.js';
+import { TokexError } from '../errors.js';
 import type { ClaimCondition, Grant, Policy, Rule } from './policy.js';
 
 export type TokenGrant = Extract<Grant, { kind: 'entra' | 'minted' }>;
 
+/** The verified actor token of a delegation request, as the policy sees it. */
+export interface ActorClaims {
+  readonly issuerName: string;
+  readonly claims: JWTPayload;
+}
+
 /** The claims whose string value is a space-delimited set unless an issuer says otherwise (Entra's `scp`). */
 export const DEFAULT_SPACE_DELIMITED: readonly string[] = ['scp'];
 
+/** For each issuer name, the claims its tokens carry as space-delimited sets (the issuer's `spaceDelimited`). */
+export type SpaceDelimited = (issuerName: string) => readonly string[];
+
+export function spaceDelimitedIn(policy: Pick<Policy, 'issuers'>): SpaceDelimited {
+  return (issuerName) => policy.issuers.find((i) => i.name === issuerName)?.spaceDelimited ?? DEFAULT_SPACE_DELIMITED;
+}
+
 /**
- * Why a rule does not hold for a caller, or undefined when it does. A missing claim never holds;
- * an array claim holds when any element does; a space-delimited claim (`scp`) when any of its
- * tokens does, each on its own; objects never hold.
+ * Why a rule does not hold for a caller (and its actor, in a delegation request), or undefined when
+ * it does. A missing claim never holds; an array claim holds when any element does; a space-delimited
+ * claim (`scp`) when any of its tokens does, each on its own; objects never hold. A rule with
+ * `when.actor` holds only with an actor that meets it, one without only with none.
  */
 export function whyRuleFails(
   rule: Rule,
   issuerName: string,
   claims: JWTPayload,
-  spaceDelimited: readonly string[] = DEFAULT_SPACE_DELIMITED,
+  actor?: ActorClaims,
+  spaceDelimited: SpaceDelimited = () => DEFAULT_SPACE_DELIMITED,
 ): string | undefined {
+  return whySubjectFails(rule, issuerName, claims, spaceDelimited) ?? whyActorFails(rule, actor, spaceDelimited);
+}
+
+function whySubjectFails(rule: Rule, issuerName: string, claims: JWTPayload, spaceDelimited: SpaceDelimited): string | undefined {
   if (rule.issuer !== issuerName) return `issuer is "${issuerName}", rule wants "${rule.issuer}"`;
   if (rule.kinds !== undefined) {
     const kind = callerKind(claims);
     if (!rule.kinds.includes(kind)) return `caller kind is "${kind}", rule wants ${rule.kinds.map((k) => `"${k}"`).join(' or ')}`;
   }
-  for (const condition of rule.conditions) {
+  return whyConditionsFail(rule.conditions, claims, 'claim', spaceDelimited(issuerName));
+}
+
+function whyActorFails(rule: Rule, actor: ActorClaims | undefined, spaceDelimited: SpaceDelimited): string | undefined {
+  if (rule.actor === undefined) return actor === undefined ? undefined : 'the request carries an actor token, the rule has no when.actor';
+  if (actor === undefined) return 'the rule wants an actor token (when.actor), the request has none';
+  if (rule.actor.issuer !== actor.issuerName) return `actor issuer is "${actor.issuerName}", rule wants "${rule.actor.issuer}"`;
+  return whyConditionsFail(rule.actor.conditions, actor.claims, 'actor claim', spaceDelimited(actor.issuerName));
+}
+
+function whyConditionsFail(conditions: readonly ClaimCondition[], claims: JWTPayload, what: string, spaceDelimited: readonly string[]): string | undefined {
+  for (const condition of conditions) {
     if (!conditionHolds(condition, claims, spaceDelimited.includes(condition.claim))) {
-      return claims[condition.claim] === undefined ? `claim "${condition.claim}" is missing` : `claim "${condition.claim}" does not match`;
+      return claims[condition.claim] === undefined ? `${what} "${condition.claim}" is missing` : `${what} "${condition.claim}" does not match`;
     }
   }
   return undefined;
@@ -42,10 +73,24 @@ function isScalar(value: unknown): value is string | number | boolean {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 
-/** Every rule that holds for this caller, in file order. */
-export function rulesFor(policy: Policy, issuerName: string, claims: JWTPayload): Rule[] {
-  const spaceDelimited = policy.issuers.find((i) => i.name === issuerName)?.spaceDelimited ?? DEFAULT_SPACE_DELIMITED;
-  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims, spaceDelimited) === undefined);
+/** Every rule that holds for this caller (and actor), in file order. */
+export function rulesFor(policy: Policy, issuerName: string, claims: JWTPayload, actor?: ActorClaims): Rule[] {
+  const spaceDelimited = spaceDelimitedIn(policy);
+  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims, actor, spaceDelimited) === undefined);
+}
+
+/**
+ * The rules that hold, or the refusal: `no_rule` when none holds for the subject itself,
+ * `actor_not_allowed` when some do but none admits this actor.
+ */
+export function holdingRules(policy: Policy, issuerName: string, claims: JWTPayload, actor?: ActorClaims): Rule[] {
+  const rules = rulesFor(policy, issuerName, claims, actor);
+  if (rules.length > 0) return rules;
+  const spaceDelimited = spaceDelimitedIn(policy);
+  const forSubject = policy.rules.filter((rule) => whySubjectFails(rule, issuerName, claims, spaceDelimited) === undefined);
+  if (forSubject.length === 0) throw new TokexError('no_rule', 'caller matches no rule');
+  if (actor === undefined) throw new TokexError('no_rule', 'caller matches only rules that want an actor token (when.actor)');
+  throw new TokexError('actor_not_allowed', 'actor: no rule of this caller admits this actor');
 }
 
 /** The first token grant, in file order across the rules that hold, whose target equals `target`. */

@@ -16,9 +16,15 @@ export interface ClaimCondition {
 }
 
 export type Grant =
-  | { readonly kind: 'entra'; readonly target: string; readonly identity: string }
+  | { readonly kind: 'entra'; readonly target: string; readonly identity: string; readonly onBehalfOf: boolean }
   | { readonly kind: 'minted'; readonly target: string; readonly scopes: readonly string[]; readonly lifetimeSeconds: number }
   | { readonly kind: 'secrets'; readonly patterns: readonly string[]; readonly matchers: readonly Matcher[] };
+
+/** `when.actor`: who must act for the subject (RFC 8693 delegation). */
+export interface ActorCondition {
+  readonly issuer: string;
+  readonly conditions: readonly ClaimCondition[];
+}
 
 export interface Rule {
   readonly name: string;
@@ -26,6 +32,8 @@ export interface Rule {
   /** The caller kinds the rule admits; undefined: any. */
   readonly kinds: readonly CallerKind[] | undefined;
   readonly conditions: readonly ClaimCondition[];
+  /** Set: the rule holds only with an actor token that meets it. Unset: only without an actor token. */
+  readonly actor: ActorCondition | undefined;
   readonly grants: readonly Grant[];
 }
 

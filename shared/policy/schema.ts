@@ -51,6 +51,16 @@ const identitySchema = z.discriminatedUnion('type', [
     message: 'needs exactly one of clientSecret or certificate',
   }),
   z.strictObject({ type: z.literal('azure-cli') }),
+  // An app registration whose federated credential is tokex's managed identity: no secret anywhere.
+  z.strictObject({
+    type: z.literal('app'),
+    tenantId: guid,
+    clientId: guid,
+    /** The user-assigned identity whose token is the assertion; default the system-assigned one. */
+    managedIdentityClientId: guid.optional(),
+    /** The assertion's audience; default api://AzureADTokenExchange (other clouds have their own). */
+    assertionAudience: z.string().min(1).optional(),
+  }),
 ]);
 
 const claimValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -63,10 +73,15 @@ const ruleSchema = z.strictObject({
     /** The caller's kind as tokex derives it (shared/caller/caller.ts); a list means any of them. */
     kind: oneOrMany(z.enum(CALLER_KINDS)).optional(),
     claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
+    /** Delegation: the rule holds only for a request with an actor token from `issuer` whose claims hold. */
+    actor: z.strictObject({
+      issuer: name,
+      claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
+    }).optional(),
   }),
   grant: nonEmptyList(
     z.union([
-      z.strictObject({ entra: absoluteUri, identity: name }),
+      z.strictObject({ entra: absoluteUri, identity: name, onBehalfOf: z.boolean().optional() }),
       z.strictObject({
         minted: absoluteUri,
         scopes: nonEmptyList(z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 scope token')),

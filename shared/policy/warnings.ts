@@ -95,6 +95,8 @@ function shadowOf(rules: readonly Rule[], r: number, k: number): Rule | undefine
  */
 function impliedBy(earlier: Rule, later: Rule): boolean {
   if (earlier.issuer !== later.issuer) return false;
+  // A rule with `when.actor` holds only for delegation requests, one without only for others: not compared.
+  if (earlier.actor !== undefined || later.actor !== undefined) return false;
   if (earlier.kinds !== undefined && (later.kinds === undefined || !later.kinds.every((k) => earlier.kinds!.includes(k)))) return false;
   return earlier.conditions.every((c) => later.conditions.some((l) => l.claim === c.claim && subsetOf(l, c)));
 }

@@ -1,6 +1,6 @@
 /**
- * Every published JWT attack we know of, sent over HTTP to POST /token as a forged subject token.
- * Each must be refused with invalid_request, make no call anywhere (not to the issuer's JWKS beyond
+ * Every published JWT attack we know of, sent over HTTP to POST /token as a forged subject token,
+ * and again as a forged actor token beside a valid subject (delegation). Each must be refused with invalid_request, make no call anywhere (not to the issuer's JWKS beyond
  * the cached fetch, never to an attacker URL), and leave an audit record with the precise reason.
  */
 import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reason } from '../../shared/errors.js';
 import { API_CLIENT_ID, entraPolicy, FakeEntra, TENANT_A, TENANT_B } from '../fakes/entra.js';
 import { b64u, FakeIssuer } from '../fakes/oidc-issuer.js';
-import { exchangeForm, LocalTokex } from '../helpers/local-host.js';
+import { exchangeForm, JWT_TYPE, LocalTokex } from '../helpers/local-host.js';
 
 let entra: FakeEntra;
 let attacker: FakeIssuer;
@@ -18,11 +18,17 @@ let tokex: LocalTokex;
 beforeAll(async () => {
   entra = await FakeEntra.start();
   attacker = await FakeIssuer.start();
-  tokex = await LocalTokex.start(entraPolicy(entra));
+  // Plus a delegation rule, so a forged actor token meets a rule that would otherwise grant.
+  tokex = await LocalTokex.start(`${entraPolicy(entra)}  - name: delegated-apps
+    when: { issuer: corp, claims: { roles: Jobs.Train, idtyp: app }, actor: { issuer: corp, claims: { roles: Jobs.Train } } }
+    grant:
+      - { minted: "https://workspace.internal", scopes: [jobs.submit] }
+`);
   // Warm each issuer entry's key cache with a good token, so every vector below runs against cached keys.
   const single = await tokex.exchange(exchangeForm(await entra.app(), { audience: 'https://workspace.internal' }));
   const multi = await tokex.exchange(exchangeForm(await entra.app(TENANT_B), { audience: 'https://partner.internal' }));
-  expect([single.status, multi.status]).toEqual([200, 200]);
+  const delegated = await tokex.exchange(exchangeForm(await entra.app(), { audience: 'https://workspace.internal', actor_token: await entra.app(), actor_token_type: JWT_TYPE }));
+  expect([single.status, multi.status, delegated.status]).toEqual([200, 200, 200]);
 });
 afterAll(async () => {
   await tokex?.stop();
@@ -179,25 +185,39 @@ const vectors: Vector[] = [
   { name: 'payload not a JSON object', token: () => signed(header(), '"just a string"'), reason: 'malformed_token' },
 ];
 
-describe(`forged subject tokens (${vectors.length} vectors)`, () => {
-  it('has at least 40 distinct vectors', () => {
-    expect(new Set(vectors.map((v) => v.name)).size).toBe(vectors.length);
-    expect(vectors.length).toBeGreaterThanOrEqual(40);
-  });
+/** Where the forged token goes: as the subject token, or as the actor token beside a valid subject. */
+const positions = {
+  subject: async (forged: string) => exchangeForm(forged, { audience: 'https://workspace.internal' }),
+  actor: async (forged: string) => exchangeForm(await entra.app(), { audience: 'https://workspace.internal', actor_token: forged, actor_token_type: JWT_TYPE }),
+} as const;
 
-  for (const vector of vectors) {
-    it(`${vector.name} → ${vector.reason}`, async () => {
-      const token = await vector.token();
-      const issuerHits = { ...entra.idp.hits };
-      const res = await tokex.exchange(exchangeForm(token, { audience: 'https://workspace.internal' }));
-      expect(res.status).toBe(400);
-      expect(res.body.error).toBe('invalid_request');
-      const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
-      expect(record).toMatchObject({ outcome: 'denied', reason: vector.reason });
-      expect(record.grant).toBeUndefined();
-      // No call anywhere: the issuer's keys were cached, the attacker is never contacted.
-      expect(entra.idp.hits).toEqual(issuerHits);
-      expect(attacker.hits).toEqual({ discovery: 0, jwks: 0, other: 0 });
-    });
-  }
+it('has at least 40 distinct vectors', () => {
+  expect(new Set(vectors.map((v) => v.name)).size).toBe(vectors.length);
+  expect(vectors.length).toBeGreaterThanOrEqual(40);
 });
+
+for (const [position, form] of Object.entries(positions)) {
+  describe(`forged ${position} tokens (${vectors.length} vectors)`, () => {
+    for (const vector of vectors) {
+      it(`${vector.name} → ${vector.reason}`, async () => {
+        const token = await vector.token();
+        const params = await form(token);
+        const issuerHits = { ...entra.idp.hits };
+        const res = await tokex.exchange(params);
+        expect(res.status).toBe(400);
+        expect(res.body.error).toBe('invalid_request');
+        const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
+        expect(record).toMatchObject({ outcome: 'denied', reason: vector.reason });
+        expect(record.grant).toBeUndefined();
+        if (position === 'actor') {
+          // The refusal says it was the actor; the subject, valid, is still named.
+          expect(record.detail).toMatch(/^actor token: /);
+          expect(record.caller).toMatchObject({ kind: 'app' });
+        }
+        // No call anywhere: the issuer's keys were cached, the attacker is never contacted.
+        expect(entra.idp.hits).toEqual(issuerHits);
+        expect(attacker.hits).toEqual({ discovery: 0, jwks: 0, other: 0 });
+      });
+    }
+  });
+}

@@ -1,7 +1,15 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SignJWT } from 'jose';
 
 export type FaultMode = 'ok' | '404' | '429' | '500' | 'hang';
+
+/** The audience of managed-identity tokens that app registrations trust as federated credentials. */
+export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
+/** The system-assigned identity's principal (object) id: the `sub` of its tokens. */
+export const SYSTEM_PRINCIPAL_ID = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+const MI_TENANT = 'cccccccc-cccc-4ccc-8ccc-cccccccccccc';
 
 /**
  * The App Service managed-identity endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER) as
@@ -20,6 +28,14 @@ export class FakeManagedIdentity {
   expiresInSeconds = 3600;
   /** Delay before answering, to let concurrent requests pile up. */
   delayMs = 0;
+  /**
+   * Tokens for a federated-credential audience (api://AzureADTokenExchange, or any listed here)
+   * are JWTs as Entra issues them to a managed identity: `iss` the tenant's v2 issuer, `sub` the
+   * identity's principal id, `aud` the audience; signed with `assertionKey`.
+   */
+  readonly assertionAudiences = new Set([TOKEN_EXCHANGE_AUDIENCE]);
+  readonly assertionIssuer = `https://login.microsoftonline.com/${MI_TENANT}/v2.0`;
+  readonly assertionKey: { privateKey: KeyObject; publicKey: KeyObject } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
   private constructor(
     private readonly server: Server,
@@ -42,6 +58,11 @@ export class FakeManagedIdentity {
   /** Settings that point @azure/identity at this fake. */
   env(): Record<string, string> {
     return { IDENTITY_ENDPOINT: this.endpoint, IDENTITY_HEADER: this.header };
+  }
+
+  /** The principal id (the `sub` of its tokens) of the system-assigned identity, or of a user-assigned one by client id. */
+  principalOf(clientId?: string): string {
+    return clientId ? `principal-of-${clientId}` : SYSTEM_PRINCIPAL_ID;
   }
 
   count(resource: string, clientId = ''): number {
@@ -69,10 +90,21 @@ export class FakeManagedIdentity {
       res.writeHead(Number(this.mode), headers).end(JSON.stringify({ error: 'fault', error_description: `injected ${this.mode}` }));
       return;
     }
-    const token = this.issue ? await this.issue(resource) : `mi-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;
+    const expiresOn = Math.floor(Date.now() / 1000) + this.expiresInSeconds;
+    const token = this.assertionAudiences.has(resource)
+      ? await new SignJWT({ tid: MI_TENANT, oid: this.principalOf(url.searchParams.get('client_id') ?? undefined) })
+        .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+        .setIssuer(this.assertionIssuer)
+        .setSubject(this.principalOf(url.searchParams.get('client_id') ?? undefined))
+        .setAudience(resource)
+        .setIssuedAt()
+        .setExpirationTime(expiresOn)
+        .sign(this.assertionKey.privateKey)
+      : this.issue
+        ? await this.issue(resource)
+        : `mi-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;
     this.issued.push(token);
     this.issuedFor.set(token, resource);
-    const expiresOn = Math.floor(Date.now() / 1000) + this.expiresInSeconds;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' }));
   }
 

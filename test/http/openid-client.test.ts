@@ -17,6 +17,10 @@ rules:
     when: { issuer: idp, claims: { roles: Batch.Run } }
     grant:
       - { minted: "https://workspace.internal", scopes: [jobs.read, jobs.submit] }
+  - name: batch-on-behalf
+    when: { issuer: idp, claims: { roles: Batch.Run }, actor: { issuer: idp, claims: { sub: "scheduler" } } }
+    grant:
+      - { minted: "https://workspace.internal", scopes: [jobs.submit] }
 `);
 });
 afterAll(async () => {
@@ -61,4 +65,21 @@ it('openid-client surfaces tokex refusals as standard OAuth errors', async () =>
   expect(refused).toBeInstanceOf(client.ResponseBodyError);
   expect(refused).toMatchObject({ error: 'invalid_scope', status: 400 });
   expect((refused as client.ResponseBodyError).error_description).toMatch(/correlation id [0-9a-f-]{36}/);
+});
+
+it('openid-client performs a delegation exchange (actor_token) unmodified; the token carries act', async () => {
+  const config = await discover();
+  const subject = await idp.token({ sub: 'batch-7', aud: 'api://tokex', roles: ['Batch.Run'], may_act: { sub: 'scheduler', iss: idp.issuer } });
+  const actor = await idp.token({ sub: 'scheduler', aud: 'api://tokex' });
+  const tokens = await client.genericGrantRequest(config, TOKEN_EXCHANGE, {
+    subject_token: subject,
+    subject_token_type: ACCESS_TOKEN_TYPE,
+    actor_token: actor,
+    actor_token_type: ACCESS_TOKEN_TYPE,
+    audience: 'https://workspace.internal',
+  });
+  expect(tokens.scope).toBe('jobs.submit');
+  const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
+  const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: config.serverMetadata().issuer, audience: 'https://workspace.internal', typ: 'at+jwt' });
+  expect(payload.act).toEqual({ iss: idp.issuer, sub: 'idp:scheduler' });
 });

@@ -181,9 +181,9 @@ describe('POST /token refusals', () => {
     await expectRefusal(await tokex.exchange(exchangeForm(await trainer(), { scope: 'jobs.submit' })), 400, 'invalid_request', 'malformed_request');
   });
 
-  it('actor_token (delegation) → invalid_request (actor_not_supported)', async () => {
+  it('an actor_token that no rule admits (no when.actor) → invalid_request (actor_not_allowed)', async () => {
     const res = await tokex.exchange(exchangeForm(await trainer(), { audience: WORKSPACE, actor_token: await trainer(), actor_token_type: JWT_TYPE }));
-    await expectRefusal(res, 400, 'invalid_request', 'actor_not_supported');
+    await expectRefusal(res, 400, 'invalid_request', 'actor_not_allowed');
   });
 
   it('a body over 64 KiB → 413 invalid_request', async () => {

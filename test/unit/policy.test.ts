@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy, PolicyError, type PolicyLoadOptions } from '../../shared/policy/load.js';
-import { rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
+import { holdingRules, rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
 import type { Policy } from '../../shared/policy/policy.js';
 import { policyWarnings } from '../../shared/policy/warnings.js';
 
@@ -133,6 +133,31 @@ describe('policy loading', () => {
     expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n${sp}`))).toEqual([
       'policy.yaml:7: identities.ml-admin: needs exactly one of clientSecret or certificate',
     ]);
+  });
+
+  it('app identities: tenantId and clientId, optionally the managed identity and the assertion audience', () => {
+    const app = `  api: { type: app, tenantId: ${TENANT}, clientId: ${OID}, managedIdentityClientId: ${OID}, assertionAudience: api://AzureADTokenExchangeUSGov }`;
+    const policy = load(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n${app}`));
+    expect(policy.identities.get('api')).toMatchObject({ type: 'app', tenantId: TENANT, clientId: OID, assertionAudience: 'api://AzureADTokenExchangeUSGov' });
+    expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT} }`))).toEqual([
+      'policy.yaml:7: identities.api.clientId: is required',
+    ]);
+    expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT}, clientId: ${OID}, clientSecret: kv:x }`))).toEqual([
+      'policy.yaml:7: identities.api.clientSecret: unknown key',
+    ]);
+  });
+
+  it('onBehalfOf needs an app or service-principal identity', () => {
+    const app = `  api: { type: app, tenantId: ${TENANT}, clientId: ${OID} }`;
+    const text = base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n${app}`);
+    const obo = load(text.replace('identity: ml-reader', 'identity: api\n        onBehalfOf: true'));
+    expect(obo.rules[0]!.grants[0]).toEqual({ kind: 'entra', target: 'https://ml.azure.com', identity: 'api', onBehalfOf: true });
+    expect(load(base).rules[0]!.grants[0]).toMatchObject({ onBehalfOf: false });
+    expect(problems(base.replace('identity: ml-reader', 'identity: ml-reader\n        onBehalfOf: true'))).toEqual([
+      'policy.yaml:18: rules[0].grant[0].onBehalfOf: needs an identity of type app or service-principal ("ml-reader" is managed-identity)',
+    ]);
+    const oidc = text.replace('identity: ml-reader', 'identity: api\n        onBehalfOf: true').replace('    audience: api://tokex', '    audience: api://tokex\n    kind: oidc');
+    expect(problems(oidc)).toEqual(['policy.yaml:20: rules[0].grant[0].onBehalfOf: needs a rule on a kind: entra issuer ("corp" is oidc)']);
   });
 
   it('finds Entra metadata where Microsoft publishes it: v2 per tenant, v1 (sts) on login.microsoftonline.com, templates on common', () => {
@@ -308,5 +333,48 @@ describe('policy warnings', () => {
     expect(warnings(`${head}  - name: s\n    when: { issuer: corp }\n    grant: [{ secrets: [Tokex-*, ok-*] }]\n`, ['tokex-signing'])).toEqual([
       expect.stringMatching(/^8: rules\[0\]\.grant\[0\]\.secrets\[0\]: "Tokex-\*" covers "tokex-signing"/),
     ]);
+  });
+});
+
+describe('when.actor (delegation)', () => {
+  const text = `${base}  - name: portal
+    when:
+      issuer: corp
+      claims: { scp: "*access_as_user*" }
+      actor: { issuer: corp, claims: { roles: Portal.Act } }
+    grant:
+      - minted: https://portal.internal
+        scopes: [read]
+`;
+  const policy = load(text);
+  const portal = policy.rules[2]!;
+  const person = { tid: TENANT, oid: OID, scp: 'access_as_user' };
+  const actor = { issuerName: 'corp', claims: { tid: TENANT, oid: 'a', roles: ['Portal.Act'] } };
+
+  it('loads, and names an unknown actor issuer and unknown keys with their lines', () => {
+    expect(portal.actor).toMatchObject({ issuer: 'corp', conditions: [{ claim: 'roles' }] });
+    expect(policy.rules[0]!.actor).toBeUndefined();
+    expect(problems(text.replace('actor: { issuer: corp', 'actor: { issuer: crop'))).toEqual([
+      'policy.yaml:33: rules[2].when.actor.issuer: unknown issuer "crop" (not in issuers:)',
+    ]);
+    expect(problems(text.replace('actor: { issuer: corp,', 'actor: { issuer: corp, kind: app,'))).toEqual(['policy.yaml:33: rules[2].when.actor.kind: unknown key']);
+  });
+
+  it('a rule with actor holds only with a matching actor; one without only with none', () => {
+    expect(whyRuleFails(portal, 'corp', person, actor)).toBeUndefined();
+    expect(whyRuleFails(portal, 'corp', person)).toBe('the rule wants an actor token (when.actor), the request has none');
+    expect(whyRuleFails(portal, 'corp', person, { ...actor, issuerName: 'other' })).toBe('actor issuer is "other", rule wants "corp"');
+    expect(whyRuleFails(portal, 'corp', person, { ...actor, claims: { roles: ['Jobs.Train'] } })).toBe('actor claim "roles" does not match');
+    expect(whyRuleFails(portal, 'corp', person, { ...actor, claims: {} })).toBe('actor claim "roles" is missing');
+    expect(whyRuleFails(policy.rules[1]!, 'corp', person, actor)).toBe('the request carries an actor token, the rule has no when.actor');
+  });
+
+  it('holdingRules: no_rule when the subject matches nothing, actor_not_allowed when only the actor fails', () => {
+    expect(holdingRules(policy, 'corp', person, actor).map((r) => r.name)).toEqual(['portal']);
+    expect(() => holdingRules(policy, 'corp', { oid: OID }, actor)).toThrow(expect.objectContaining({ reason: 'no_rule' }));
+    expect(() => holdingRules(policy, 'corp', person, { ...actor, claims: {} })).toThrow(expect.objectContaining({ reason: 'actor_not_allowed' }));
+    expect(() => holdingRules(load(text.replace(/ {2}- name: everyone-in-corp[\s\S]*?(?= {2}- name: portal)/, '')), 'corp', person)).toThrow(
+      expect.objectContaining({ reason: 'no_rule', detail: 'caller matches only rules that want an actor token (when.actor)' }),
+    );
   });
 });
