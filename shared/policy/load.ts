@@ -129,7 +129,9 @@ function checkScalars(doc: Document, source: string, counter: LineCounter, env: 
           problems.push({ line, path: at(), message: `the number ${written.slice(0, 40)} would not be compared exactly (YAML reads it as ${node.value}); quote it: "${written.slice(0, 40)}"` });
         }
       }
-      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      if (typeof node.value !== 'string' || !node.value.match(SETTING_REFERENCE)) return;
+      // A name in the file is what the file says: rule, identity and claim names are never filled in.
+      if (key === 'key') return void problems.push({ line, path: at(), message: `${node.value}: settings are not substituted in keys` });
       node.value = node.value.replace(SETTING_REFERENCE, (match, name: string) => {
         if (!name.startsWith('TOKEX_')) problems.push({ line, path: at(), message: `${match}: only TOKEX_* settings can be referenced` });
         else if (env[name] === undefined || env[name] === '') problems.push({ line, path: at(), message: `${match}: the setting ${name} is not set` });
