@@ -216,7 +216,9 @@ describe('5, 8. loading', () => {
     const policy = parsePolicy(text, 'policy.yaml', { ...options, env: { TOKEX_AUD: hostile, TOKEX_ROLE: 'Admin, Reader: [x] # y' } });
     expect(policy.issuers[0]!.audiences).toEqual([hostile]);
     expect(policy.rules[0]!.conditions[0]!.values).toEqual(['Admin, Reader: [x] # y', 'Other']);
-    expect(problems(text.replace('roles:', '${TOKEX_ROLE}:'), { TOKEX_AUD: 'a', TOKEX_ROLE: 'b' })).toEqual(['policy.yaml:8: rules[0].when.claims.${TOKEX_ROLE}: ${TOKEX_ROLE}: settings are not substituted in keys']);
+    expect(problems(text.replace('roles:', '${TOKEX_ROLE}:'), { TOKEX_AUD: 'a', TOKEX_ROLE: 'b' })).toEqual([
+      'policy.yaml:8: rules[0].when.claims.${TOKEX_ROLE}: ${TOKEX_ROLE}: settings are not substituted in keys',
+    ]);
   });
 });
 
