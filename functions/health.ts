@@ -1,8 +1,6 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { tokex } from './runtime.js';
+import type { HttpResponseInit } from '@azure/functions';
 
-/** GET /health: up and configured; says nothing about the policy. */
-export async function health(_request: HttpRequest): Promise<HttpResponseInit> {
-  await tokex();
+/** GET /health: up and configured (the core has started); says nothing about the policy. */
+export async function health(): Promise<HttpResponseInit> {
   return { status: 200, headers: { 'cache-control': 'no-store' }, jsonBody: { status: 'ok' } };
 }

@@ -1,28 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import azureFunctions from '@azure/functions';
 import type { Route } from '../functions/routes.js';
-import type { Auditor } from '../shared/audit/auditor.js';
-import { openRecord } from '../shared/audit/record.js';
-import { MAX_BODY_BYTES } from '../shared/exchange/token-exchange.js';
 import { log } from '../shared/log.js';
 
-// @azure/functions is CommonJS; its classes are not detected as named ESM exports.
-const { HttpRequest, HttpResponse, InvocationContext } = azureFunctions;
+// @azure/functions is CommonJS. Required, not imported: an ESM import of it would first have Node
+// scan its 150 KB for named exports (about 30 ms of every local cold start).
+const { HttpRequest, HttpResponse, InvocationContext } = createRequire(import.meta.url)('@azure/functions') as typeof import('@azure/functions');
 
 /** Requests whose headers exceed this are refused by Node itself; the 16 KiB token cap is tokex's own. */
 const MAX_HEADER_BYTES = 64 * 1024;
+/**
+ * Bodies are cut past this, so a huge upload costs no memory. The handlers apply tokex's own, smaller
+ * limit (64 KiB at /token) and refuse what exceeds it; this host needs none of tokex's code to do so,
+ * and can serve the deployed bundle without loading the source tree.
+ */
+const MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
 /** A slow client is cut off: the headers within 10 s, the whole request within 30 s (Node answers 408). */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** A request the host itself refused (malformed Host, absolute-form target) at an audited endpoint. */
+export interface HostRefusal {
+  readonly event: 'token.exchange' | 'credential.read';
+  readonly correlationId: string;
+  readonly clientIp: string | undefined;
+  readonly detail: string;
+}
 
 export interface LocalHostOptions {
   readonly port: number;
   readonly host: string;
   readonly extra?: StaticRoutes;
-  /** Where the host's own refusals (a malformed Host, an absolute-form target) are audited. */
-  readonly auditor?: Auditor;
+  /** Audits the host's own refusals; given by the caller, so this host loads none of tokex's code. */
+  readonly onRefused?: (refusal: HostRefusal) => Promise<void>;
   /** For tests: shorter deadlines, checked this often (Node's default check interval is 30 s). */
   readonly timeouts?: { readonly headersMs: number; readonly requestMs: number; readonly checkIntervalMs: number };
 }
@@ -77,7 +89,7 @@ export async function startLocalHost(routes: readonly Route[], options: LocalHos
 async function serve(routes: readonly Route[], options: LocalHostOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const extra = options.extra ?? {};
   const malformed = malformedRequestLine(req);
-  if (malformed !== undefined) return refuse(req, res, malformed, options.auditor);
+  if (malformed !== undefined) return refuse(req, res, malformed, options.onRefused);
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname.replace(/^\/+/, '');
   const staticRoute = extra[url.pathname];
@@ -90,12 +102,17 @@ async function serve(routes: readonly Route[], options: LocalHostOptions, req: I
     req.resume();
     if (matches.length > 0) {
       const allow = matches.flatMap((m) => m.r.methods).join(', ');
-      return send(res, 405, { allow, 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ error: 'invalid_request', error_description: `Use ${allow}.` })));
+      return send(
+        res,
+        405,
+        { allow, 'content-type': 'application/json' },
+        Buffer.from(JSON.stringify({ error: 'invalid_request', error_description: `Use ${allow}.` })),
+      );
     }
     return send(res, 404, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ error: 'not_found' })));
   }
 
-  const body = await readCapped(req, MAX_BODY_BYTES);
+  const body = await readCapped(req, MAX_BUFFERED_BODY_BYTES);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
@@ -117,7 +134,7 @@ async function serve(routes: readonly Route[], options: LocalHostOptions, req: I
   const init = await match.r.handler(request, context);
   const response = new HttpResponse(init as ConstructorParameters<typeof HttpResponse>[0]);
   const out: Record<string, string> = {};
-  response.headers.forEach((value, name) => (out[name] = value));
+  for (const [name, value] of response.headers) out[name] = value;
   send(res, response.status, out, Buffer.from(await response.arrayBuffer()));
 }
 
@@ -142,18 +159,13 @@ function malformedRequestLine(req: IncomingMessage): string | undefined {
 /** An IP literal or a reg-name (RFC 3986 §3.2.2), then an optional port. */
 const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{0,5})?$/;
 
-/** 400 invalid_request, with an audit record when the path was an audited endpoint. */
-async function refuse(req: IncomingMessage, res: ServerResponse, detail: string, auditor: Auditor | undefined): Promise<void> {
+/** 400 invalid_request, audited (through `onRefused`) when the path was an audited endpoint. */
+async function refuse(req: IncomingMessage, res: ServerResponse, detail: string, onRefused: LocalHostOptions['onRefused']): Promise<void> {
   req.resume();
   const correlationId = randomUUID();
   const path = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/]*)?\/*([^?#]*)/i.exec(req.url ?? '')?.[1] ?? '';
   const event = path === 'token' ? 'token.exchange' : path.startsWith('credentials/') ? 'credential.read' : undefined;
-  if (event && auditor) {
-    const record = openRecord(event, correlationId, req.socket.remoteAddress, Date.now());
-    record.reason = 'malformed_request';
-    record.detail = detail;
-    await auditor.write(record);
-  }
+  if (event && onRefused) await onRefused({ event, correlationId, clientIp: req.socket.remoteAddress, detail });
   const body = { error: 'invalid_request', error_description: `The request is malformed. (correlation id ${correlationId})` };
   send(res, 400, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-correlation-id': correlationId }, Buffer.from(JSON.stringify(body)));
 }

@@ -1,22 +1,33 @@
-import { routes } from '../functions/routes.js';
-import { useTokex } from '../functions/runtime.js';
+import { createRoutes } from '../functions/routes.js';
+import { openRecord } from '../shared/audit/record.js';
 import { log } from '../shared/log.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
 import { startTokex } from '../shared/startup.js';
 import { devJwks, devTrustedIssuer, loadDevIssuerKey } from './dev-issuer.js';
-import { startLocalHost, type LocalHost } from './host.js';
+import { type LocalHost, startLocalHost } from './host.js';
 
 /**
  * `npm start` / `tokex serve`: the Functions handlers on a local node:http server, with the
- * built-in dev issuer, settings from the environment over local.settings.json.
+ * built-in dev issuer, settings from the environment over local.settings.json. Unlike the Functions
+ * entry point, any failed startup stops it: someone is watching the terminal.
  */
 export async function serveLocally(env: NodeJS.ProcessEnv): Promise<LocalHost> {
   const settings = loadSettings(withLocalSettings(env), 'local');
   const dev = await devTrustedIssuer(settings);
   const tokex = await startTokex(settings, { builtInIssuers: [dev] });
-  useTokex(tokex);
   const jwks = devJwks(await loadDevIssuerKey(settings));
-  const host = await startLocalHost(routes, { port: settings.port, host: settings.host, extra: { '/dev/jwks.json': () => jwks }, auditor: tokex.auditor });
+  const host = await startLocalHost(createRoutes({ tokex: async () => tokex }), {
+    port: settings.port,
+    host: settings.host,
+    extra: { '/dev/jwks.json': () => jwks },
+    // The host's own refusals get an audit record like every other refusal.
+    onRefused: async ({ event, correlationId, clientIp, detail }) => {
+      const record = openRecord(event, correlationId, clientIp, tokex.now());
+      record.reason = 'malformed_request';
+      record.detail = detail;
+      await tokex.auditor.write(record);
+    },
+  });
   log.info('tokex listening', { url: host.url, policy: settings.policyPath, issuer: settings.issuer });
 
   const stop = async () => {

@@ -135,8 +135,9 @@ export class TokexError extends Error {
 
 /** Bad settings or policy: stops startup with this one message. */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** `cause`: set when the setting is fine but what it names could not be reached (then a retry may pass). */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConfigError';
   }
 }

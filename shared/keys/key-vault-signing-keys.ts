@@ -42,7 +42,7 @@ export class KeyVaultSigningKeys implements SigningKeys {
       await ring.refresh();
     } catch (err) {
       const why = err instanceof TokexError || err instanceof ConfigError ? (err instanceof TokexError ? err.detail : err.message) : (err as Error).name;
-      throw new ConfigError(`TOKEX_SIGNING_KEY: cannot load Key Vault secret "${secretName}" (${why})`);
+      throw new ConfigError(`TOKEX_SIGNING_KEY: cannot load Key Vault secret "${secretName}" (${why})`, { cause: err });
     }
     return ring;
   }

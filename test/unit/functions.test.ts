@@ -1,29 +1,38 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import azureFunctions from '@azure/functions';
+import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { health } from '../../functions/health.js';
-import { routes } from '../../functions/routes.js';
-import { useTokex } from '../../functions/runtime.js';
-import { token } from '../../functions/token.js';
+import { createRoutes, type Route } from '../../functions/routes.js';
 import { loadSettings } from '../../shared/settings.js';
 import { startTokex } from '../../shared/startup.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 
 const { HttpRequest, InvocationContext } = azureFunctions;
+type HttpRequest = InstanceType<typeof HttpRequest>;
+type InvocationContext = InstanceType<typeof InvocationContext>;
 
 let idp: FakeIssuer;
+let routes: readonly Route[];
+const handler = (name: string) => async (request: HttpRequest, context: InvocationContext) =>
+  (await routes.find((r) => r.name === name)!.handler(request, context)) as HttpResponseInit;
 beforeAll(async () => {
   idp = await FakeIssuer.start();
   const dir = mkdtempSync(join(tmpdir(), 'tokex-fn-'));
-  writeFileSync(join(dir, 'policy.yaml'), `
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    `
 issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
 rules:
   - { name: r, when: { issuer: idp }, grant: [{ minted: "https://w.internal", scopes: [a] }] }
-`);
-  const settings = loadSettings({ TOKEX_POLICY: join(dir, 'policy.yaml'), TOKEX_LOCAL_DIR: join(dir, '.local'), TOKEX_ISSUER: 'https://tokex.example' }, 'local');
-  useTokex(await startTokex(settings));
+`,
+  );
+  const settings = loadSettings(
+    { TOKEX_POLICY: join(dir, 'policy.yaml'), TOKEX_LOCAL_DIR: join(dir, '.local'), TOKEX_ISSUER: 'https://tokex.example' },
+    'local',
+  );
+  const tokex = await startTokex(settings);
+  routes = createRoutes({ tokex: async () => tokex });
   return () => idp.close();
 });
 
@@ -34,11 +43,18 @@ describe('functions/ handlers called as the Functions host calls them', () => {
       method: 'POST',
       url: 'https://tokex.example/token',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9, 10.1.2.3:50432' },
-      body: { string: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subject, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: 'https://w.internal' }).toString() },
+      body: {
+        string: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+          subject_token: subject,
+          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+          audience: 'https://w.internal',
+        }).toString(),
+      },
     });
     const invocationId = '6a1b0c3e-8f47-4e2b-9a55-0d9e2f7c1b11';
     const stdout = vi.spyOn(console, 'log').mockImplementation(() => {});
-    const response = await token(request, new InvocationContext({ invocationId, functionName: 'token' }));
+    const response = await handler('token')(request, new InvocationContext({ invocationId, functionName: 'token' }));
     const audit = stdout.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
     stdout.mockRestore();
     // The last X-Forwarded-For entry is the one Azure's front end appended; the port is dropped.
@@ -49,13 +65,17 @@ describe('functions/ handlers called as the Functions host calls them', () => {
   });
 
   it('health answers without the host', async () => {
-    const response = await health(new HttpRequest({ method: 'GET', url: 'https://tokex.example/health' }));
+    const response = await handler('health')(new HttpRequest({ method: 'GET', url: 'https://tokex.example/health' }), new InvocationContext());
     expect(response.jsonBody).toEqual({ status: 'ok' });
   });
 
   it('the route table names each function once, with routePrefix "" routes', () => {
     expect(routes.map((r) => `${r.methods.join(',')} /${r.route}`)).toEqual([
-      'POST /token', 'GET /credentials/{name}', 'GET /.well-known/jwks.json', 'GET /.well-known/oauth-authorization-server', 'GET /health',
+      'POST /token',
+      'GET /credentials/{name}',
+      'GET /.well-known/jwks.json',
+      'GET /.well-known/oauth-authorization-server',
+      'GET /health',
     ]);
   });
 });
