@@ -4,9 +4,10 @@ import type { Caller } from '../shared/caller/caller.js';
 import type { IssuerKeys } from '../shared/caller/issuer-keys.js';
 import { type DenyList, EMPTY_DENY_LIST } from '../shared/deny/deny-list.js';
 import { answerFor, type Reason, TokexError } from '../shared/errors.js';
-import { parseTokenRequest, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_JWT } from '../shared/exchange/request.js';
+import { parseTokenRequest } from '../shared/exchange/request.js';
 import { decideToken, issuerKindOf } from '../shared/policy/decide.js';
 import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_JWT } from '../shared/protocol.js';
 import { buildValidator } from '../shared/startup.js';
 import { check, type Step } from '../shared/trace.js';
 

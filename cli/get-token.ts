@@ -1,4 +1,4 @@
-import { exchangeToken, TokexExchangeError, type ExchangeResult } from '../client/exchange.js';
+import { endpointProblem, exchangeToken, TokexExchangeError, type ExchangeResult } from '../client/exchange.js';
 
 export const EXIT_REFUSED = 2;
 export const EXIT_UNAVAILABLE = 3;
@@ -18,6 +18,12 @@ export interface GetTokenOptions {
  * stderr. Returns the exit code: 0, 2 refused, 3 unavailable, 1 when the caller's own token cannot be had.
  */
 export async function getToken(options: GetTokenOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  // Before the caller's own token is even fetched: it must never go out in clear text.
+  const problem = endpointProblem(options.endpoint);
+  if (problem !== undefined) {
+    io.err(`tokex: --endpoint: ${problem}\n`);
+    return 1;
+  }
   let subjectToken = process.env.TOKEX_SUBJECT_TOKEN;
   if (!subjectToken) {
     try {

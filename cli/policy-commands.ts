@@ -2,35 +2,50 @@ import { readFileSync } from 'node:fs';
 import type { JWTPayload } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { remoteIssuerKeys, staticIssuerKeys, type IssuerKeys } from '../shared/caller/issuer-keys.js';
+import { devIssuerConfig } from '../local/dev-issuer.js';
+import { type IssuerKeys, remoteIssuerKeys, staticIssuerKeys } from '../shared/caller/issuer-keys.js';
+import { reservedSecretNames } from '../shared/credentials/reserved.js';
 import { type DenyList, parseDenyList } from '../shared/deny/deny-list.js';
 import { ConfigError, TokexError } from '../shared/errors.js';
 import { loadPolicyFile, seconds } from '../shared/policy/load.js';
 import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
 import { DURATION } from '../shared/policy/schema.js';
-import { loadSettings, withLocalSettings, type RuntimeMode } from '../shared/settings.js';
-import { devIssuerConfig } from '../local/dev-issuer.js';
+import { policyWarnings } from '../shared/policy/warnings.js';
+import { loadSettings, type RuntimeMode, withLocalSettings } from '../shared/settings.js';
 import { denyListSource } from './deny-commands.js';
-import { explain, formatExplanation, type ExplainAnswer, type ExplainRequest, type Explanation } from './explain.js';
+import { type ExplainAnswer, type ExplainRequest, type Explanation, explain, formatExplanation } from './explain.js';
 
 export function loadPolicyForCli(file: string, mode: RuntimeMode): Policy {
-  const settings = loadSettings(withLocalSettings(process.env), 'local');
-  return loadPolicyFile(file, { ownIssuer: settings.issuer, mode, env: settings.env, builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [] });
+  return loadWithSettings(file, mode).policy;
 }
 
-/** `tokex policy check`: throws a PolicyError (file:line: path: problem) or says what was loaded and every warning. */
-export function checkPolicy(file: string, mode: RuntimeMode, strict = false): { text: string; ok: boolean } {
-  const policy = loadPolicyForCli(file, mode);
+function loadWithSettings(file: string, mode: RuntimeMode) {
+  const settings = loadSettings(withLocalSettings(process.env), 'local');
+  const policy = loadPolicyFile(file, {
+    ownIssuer: settings.issuer,
+    mode,
+    env: settings.env,
+    builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [],
+  });
+  return { policy, settings };
+}
+
+/**
+ * `tokex policy check`: throws a PolicyError (file:line: path: problem), or says what was loaded
+ * and lists warnings as `file:line: path: warning: …` lines; with `strict` they are errors (not ok).
+ */
+export function checkPolicy(file: string, mode: RuntimeMode, strict = false): { text: string; warnings: string[]; ok: boolean } {
+  const { policy, settings } = loadWithSettings(file, mode);
   const grants = policy.rules.reduce((n, r) => n + r.grants.length, 0);
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const summary = `${count(policy.issuers.length, 'issuer')}, ${policy.identities.size === 1 ? '1 identity' : `${policy.identities.size} identities`}, ${count(policy.rules.length, 'rule')}, ${count(grants, 'grant')}; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host`;
   const kind = strict ? 'error' : 'warning';
-  const warnings = policy.warnings.map((w) => `${file}:${w.line}: ${w.path ? `${w.path}: ` : ''}${kind}: ${w.message}`);
+  const warnings = policyWarnings(policy, { reservedSecrets: reservedSecretNames(policy, settings.signingKeySecret) }).map(
+    (w) => `${file}:${w.line}: ${w.path ? `${w.path}: ` : ''}${kind}: ${w.message}`,
+  );
   const failed = strict && warnings.length > 0;
-  const head = failed
-    ? `${file}: ${count(warnings.length, 'warning')} (--strict makes them errors) (${summary})`
-    : `${file}: ok${warnings.length > 0 ? ` with ${count(warnings.length, 'warning')}` : ''} (${summary})`;
-  return { text: [head, ...warnings].join('\n'), ok: !failed };
+  const text = failed ? `${file}: ${count(warnings.length, 'warning')}, errors with --strict (${summary})` : `${file}: ok (${summary})`;
+  return { text, warnings, ok: !failed };
 }
 
 /** `--jwks FILE|URL`: the keys to check the token's signature with, for whichever issuer it names. */

@@ -77,7 +77,8 @@ policy
   .option('--azure', 'check as the Azure Functions host would (no dev issuer, no azure-cli identities)')
   .option('--strict', 'treat warnings as errors (exit 1)')
   .action((file: string, opts: { azure?: boolean; strict?: boolean }) => {
-    const { text, ok } = checkPolicy(file, opts.azure ? 'azure' : 'local', opts.strict);
+    const { text, warnings, ok } = checkPolicy(file, opts.azure ? 'azure' : 'local', opts.strict);
+    for (const line of warnings) process.stderr.write(`${line}\n`);
     process.stdout.write(`${text}\n`);
     if (!ok) process.exitCode = 1;
   });

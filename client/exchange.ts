@@ -2,8 +2,11 @@
  * The caller's side of RFC 8693 against tokex: one POST /token, its answer or a typed error.
  * Shared by TokexCredential and `tokex get-token`.
  */
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN } from '../shared/protocol.js';
+import { isLoopbackUrl } from '../shared/url.js';
+
+export { TOKEN_EXCHANGE_GRANT };
+export const ACCESS_TOKEN_TYPE = TOKEN_TYPE_ACCESS_TOKEN;
 const DEFAULT_TIMEOUT_MS = 15_000;
 
 export interface ExchangeParameters {
@@ -50,7 +53,28 @@ export class TokexExchangeError extends Error {
   }
 }
 
+/**
+ * Why `endpoint` may not be used, or undefined when it may: the subject token is the caller's own
+ * credential, so it travels only over https, or plain http to this machine (loopback).
+ */
+export function endpointProblem(endpoint: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return `"${endpoint}" is not a URL`;
+  }
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:') {
+    return isLoopbackUrl(url) ? undefined : `refusing clear-text http to ${url.host}: the subject token would travel unencrypted; use https (http is allowed only for loopback)`;
+  }
+  return `"${endpoint}" is not an http(s) URL`;
+}
+
 export async function exchangeToken(params: ExchangeParameters): Promise<ExchangeResult> {
+  const problem = endpointProblem(params.endpoint);
+  // A caller's mistake, not an answer from tokex: a TypeError, as for any bad argument.
+  if (problem !== undefined) throw new TypeError(`tokex: "endpoint": ${problem}`);
   const form = new URLSearchParams({
     grant_type: TOKEN_EXCHANGE_GRANT,
     subject_token: params.subjectToken,

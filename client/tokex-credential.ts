@@ -1,5 +1,5 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
-import { exchangeToken, TokexExchangeError } from './exchange.js';
+import { endpointProblem, exchangeToken, TokexExchangeError } from './exchange.js';
 
 export interface TokexCredentialOptions {
   /** tokex's base URL. */
@@ -32,7 +32,8 @@ export class TokexCredential implements TokenCredential {
   readonly #inFlight = new Map<string, Promise<AccessToken>>();
 
   constructor(options: TokexCredentialOptions) {
-    if (!/^https?:\/\//.test(options.endpoint)) throw new TypeError('TokexCredential: "endpoint" must be an http(s) URL');
+    const problem = endpointProblem(options.endpoint);
+    if (problem !== undefined) throw new TypeError(`TokexCredential: "endpoint": ${problem}`);
     if (!options.scope) throw new TypeError('TokexCredential: "scope" (the tokex API scope, e.g. api://tokex/.default) is required');
     this.#options = options;
   }

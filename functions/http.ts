@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { HttpResult } from '../shared/http-result.js';
+import { GUID } from '../shared/patterns.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function toResponse(result: HttpResult): HttpResponseInit {
   return { status: result.status, headers: result.headers, jsonBody: result.body };
@@ -11,7 +11,7 @@ export function toResponse(result: HttpResult): HttpResponseInit {
 
 /** The Functions invocation id, so audit records join the host's own logs; a fresh UUID outside the host. */
 export function correlationIdOf(context: InvocationContext): string {
-  return UUID.test(context.invocationId) ? context.invocationId : randomUUID();
+  return GUID.test(context.invocationId) ? context.invocationId : randomUUID();
 }
 
 /**

@@ -4,7 +4,7 @@ import { staticIssuerKeys } from '../shared/caller/issuer-keys.js';
 import type { TrustedIssuer } from '../shared/caller/validate.js';
 import { loadOrCreateKeyFile } from '../shared/keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKey } from '../shared/keys/signing-key.js';
-import type { IssuerConfig } from '../shared/policy/policy.js';
+import type { IssuerConfig } from '../shared/caller/issuer-config.js';
 import type { Settings } from '../shared/settings.js';
 
 /**
@@ -41,6 +41,7 @@ export function devIssuerConfig(settings: Pick<Settings, 'port'>): IssuerConfig 
     types: ['JWT'],
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
     requireScpOrRoles: false,
+    spaceDelimited: ['scp'],
   };
 }
 

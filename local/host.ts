@@ -17,6 +17,27 @@ const MAX_HEADER_BYTES = 64 * 1024;
  * and can serve the deployed bundle without loading the source tree.
  */
 const MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
+/** A slow client is cut off: the headers within 10 s, the whole request within 30 s (Node answers 408). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** A request the host itself refused (malformed Host, absolute-form target) at an audited endpoint. */
+export interface HostRefusal {
+  readonly event: 'token.exchange' | 'credential.read';
+  readonly correlationId: string;
+  readonly clientIp: string | undefined;
+  readonly detail: string;
+}
+
+export interface LocalHostOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly extra?: StaticRoutes;
+  /** Audits the host's own refusals; given by the caller, so this host loads none of tokex's code. */
+  readonly onRefused?: (refusal: HostRefusal) => Promise<void>;
+  /** For tests: shorter deadlines, checked this often (Node's default check interval is 30 s). */
+  readonly timeouts?: { readonly headersMs: number; readonly requestMs: number; readonly checkIntervalMs: number };
+}
 
 export interface LocalHost {
   readonly server: Server;
@@ -31,9 +52,18 @@ export type StaticRoutes = Readonly<Record<string, () => unknown>>;
  * Serves the same handlers as the Functions host, at the same routes, with real @azure/functions
  * HttpRequest/InvocationContext objects: what runs here is what runs in Azure.
  */
-export async function startLocalHost(routes: readonly Route[], options: { port: number; host: string; extra?: StaticRoutes }): Promise<LocalHost> {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 5_000 }, (req, res) => {
-    serve(routes, options.extra ?? {}, req, res).catch((err: unknown) => {
+export async function startLocalHost(routes: readonly Route[], options: LocalHostOptions): Promise<LocalHost> {
+  const timeouts = options.timeouts ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, checkIntervalMs: 1_000 };
+  const server = createServer({
+    maxHeaderSize: MAX_HEADER_BYTES,
+    keepAliveTimeout: 5_000,
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    connectionsCheckingInterval: timeouts.checkIntervalMs,
+  }, (req, res) => {
+    serve(routes, options, req, res).catch((err: unknown) => {
+      // A client cut off mid-body (the request timeout answered 408) is gone: nothing to answer, no bug.
+      if (res.writableEnded || res.destroyed) return log.warn('client gone before its request was read', { error: (err as Error).name });
       log.error('local host failed to answer', { error: (err as Error).name });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'server_error', error_description: 'Internal error.' }));
@@ -56,7 +86,10 @@ export async function startLocalHost(routes: readonly Route[], options: { port: 
   };
 }
 
-async function serve(routes: readonly Route[], extra: StaticRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(routes: readonly Route[], options: LocalHostOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const extra = options.extra ?? {};
+  const malformed = malformedRequestLine(req);
+  if (malformed !== undefined) return refuse(req, res, malformed, options.onRefused);
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname.replace(/^\/+/, '');
   const staticRoute = extra[url.pathname];
@@ -103,6 +136,38 @@ async function serve(routes: readonly Route[], extra: StaticRoutes, req: Incomin
   const out: Record<string, string> = {};
   for (const [name, value] of response.headers) out[name] = value;
   send(res, response.status, out, Buffer.from(await response.arrayBuffer()));
+}
+
+/**
+ * What Azure's front end would never pass on: an absolute-form request target (`POST http://x/token`,
+ * proxy style) or a Host header that is not `host[:port]`. Undefined when the request line is fine.
+ */
+function malformedRequestLine(req: IncomingMessage): string | undefined {
+  if (!req.url?.startsWith('/')) return 'the request target is not origin-form (absolute-form or asterisk)';
+  const host = req.headers.host;
+  if (host === undefined) return undefined;
+  // RFC 9110 §7.2: uri-host [ ":" port ]; URL parsing alone would forgive userinfo, a path or spaces.
+  if (!HOST_HEADER.test(host)) return 'the Host header is malformed';
+  try {
+    new URL(`http://${host}`);
+  } catch {
+    return 'the Host header is malformed';
+  }
+  return undefined;
+}
+
+/** An IP literal or a reg-name (RFC 3986 §3.2.2), then an optional port. */
+const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{0,5})?$/;
+
+/** 400 invalid_request, audited (through `onRefused`) when the path was an audited endpoint. */
+async function refuse(req: IncomingMessage, res: ServerResponse, detail: string, onRefused: LocalHostOptions['onRefused']): Promise<void> {
+  req.resume();
+  const correlationId = randomUUID();
+  const path = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/]*)?\/*([^?#]*)/i.exec(req.url ?? '')?.[1] ?? '';
+  const event = path === 'token' ? 'token.exchange' : path.startsWith('credentials/') ? 'credential.read' : undefined;
+  if (event && onRefused) await onRefused({ event, correlationId, clientIp: req.socket.remoteAddress, detail });
+  const body = { error: 'invalid_request', error_description: `The request is malformed. (correlation id ${correlationId})` };
+  send(res, 400, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-correlation-id': correlationId }, Buffer.from(JSON.stringify(body)));
 }
 
 /** Reads the body up to `limit + 1` bytes and discards the rest, so a huge upload costs no memory. */

@@ -1,4 +1,6 @@
 import { createRoutes } from '../functions/routes.js';
+import { audited } from '../shared/audit/trail.js';
+import { TokexError } from '../shared/errors.js';
 import { log } from '../shared/log.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
 import { startTokex } from '../shared/startup.js';
@@ -19,6 +21,12 @@ export async function serveLocally(env: NodeJS.ProcessEnv): Promise<LocalHost> {
     port: settings.port,
     host: settings.host,
     extra: { '/dev/jwks.json': () => jwks },
+    // The host's own refusals get an audit record like every other refusal.
+    onRefused: async ({ event, correlationId, clientIp, detail }) => {
+      // Through the same audit trail as every request; the host sends its own answer.
+      const endpoint = event === 'credential.read' ? 'credentials' : 'token';
+      await audited(tokex.auditor, endpoint, { correlationId, clientIp }, tokex.now(), () => Promise.reject(new TokexError('malformed_request', detail)));
+    },
   });
   log.info('tokex listening', { url: host.url, policy: settings.policyPath, issuer: settings.issuer });
 

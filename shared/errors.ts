@@ -1,3 +1,5 @@
+import { TOKEN_EXCHANGE_GRANT } from './protocol.js';
+
 /**
  * Every reason an exchange or credential read can end with, in one table: the stable audit
  * reason code and, for each endpoint, the HTTP status, the error code, the `WWW-Authenticate`
@@ -69,7 +71,7 @@ export const REASONS = {
   ok: { class: 'ok', token: { status: 200, error: '', message: 'ok' }, credentials: { status: 200, error: '', message: 'ok' } },
   // the request
   malformed_request: request('invalid_request', 'The request is malformed.'),
-  unsupported_grant_type: request('unsupported_grant_type', 'Only urn:ietf:params:oauth:grant-type:token-exchange is supported.'),
+  unsupported_grant_type: request('unsupported_grant_type', `Only ${TOKEN_EXCHANGE_GRANT} is supported.`),
   unsupported_token_type: request('invalid_request', 'The token type is not supported.'),
   body_too_large: request('invalid_request', 'The request body exceeds 64 KiB.', 413),
   // the subject token
@@ -97,8 +99,16 @@ export const REASONS = {
   // on-behalf-of: the subject is not a user token for the OBO app, or Entra refused it (invalid_grant)
   obo_refused: policy('invalid_request', 'The subject token cannot be exchanged on behalf of its user for this target.'),
   secret_not_allowed: policy('invalid_target', 'The credential is not available to this caller.'),
+  // The signing key and identities' own `kv:` secrets: never served, whatever the globs say.
+  secret_reserved: policy('invalid_target', 'The credential is not available to this caller.'),
   // the grant
   secret_not_found: {
+    class: 'not_found',
+    token: { status: 404, error: 'not_found', message: 'The credential does not exist.' },
+    credentials: { status: 404, error: 'not_found', message: 'The credential does not exist.' },
+  },
+  // Past its Key Vault `exp` or before its `nbf`: answered as absent, as Key Vault's own clients would treat it.
+  secret_expired: {
     class: 'not_found',
     token: { status: 404, error: 'not_found', message: 'The credential does not exist.' },
     credentials: { status: 404, error: 'not_found', message: 'The credential does not exist.' },

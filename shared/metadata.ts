@@ -1,15 +1,16 @@
-import { TOKEN_EXCHANGE_GRANT } from './exchange/request.js';
+import { TOKEN_EXCHANGE_GRANT } from './protocol.js';
 import type { Tokex } from './tokex.js';
 
-/** RFC 8414 metadata for GET /.well-known/oauth-authorization-server. */
+/**
+ * RFC 8414 metadata for GET /.well-known/oauth-authorization-server. It reveals no policy: the
+ * resources tokex reaches as its identities are never listed, and `scopes_supported` (OPTIONAL in
+ * RFC 8414) lists minted scopes only when TOKEX_PUBLISH_SCOPES=true.
+ */
 export function authorizationServerMetadata(tokex: Tokex): Record<string, unknown> {
   const { issuer } = tokex.settings;
   const scopes = new Set<string>();
   for (const rule of tokex.policy.rules) {
-    for (const grant of rule.grants) {
-      if (grant.kind === 'minted') grant.scopes.forEach((s) => scopes.add(s));
-      if (grant.kind === 'entra') scopes.add(`${grant.target.replace(/\/+$/, '')}/.default`);
-    }
+    for (const grant of rule.grants) if (grant.kind === 'minted') for (const s of grant.scopes) scopes.add(s);
   }
   return {
     issuer,
@@ -18,7 +19,7 @@ export function authorizationServerMetadata(tokex: Tokex): Record<string, unknow
     grant_types_supported: [TOKEN_EXCHANGE_GRANT],
     // The subject token is the caller's credential; there is no separate client authentication.
     token_endpoint_auth_methods_supported: ['none'],
-    scopes_supported: [...scopes].sort(),
+    ...(tokex.settings.publishScopes && { scopes_supported: [...scopes].sort() }),
     // No authorization endpoint: tokex only exchanges tokens.
     response_types_supported: [],
   };

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { KV_REFERENCE } from './patterns.js';
 import { isLoopbackUrl } from './url.js';
 
 /** Where tokex runs: the Azure Functions host, or the local host of `npm start`. */
@@ -17,6 +18,8 @@ export interface Settings {
   readonly authorityHost: string | undefined;
   readonly auditFile: string | undefined;
   readonly auditRequired: boolean;
+  /** TOKEX_PUBLISH_SCOPES: list minted scopes as `scopes_supported` in the metadata (default false: reveal no policy). */
+  readonly publishScopes: boolean;
   readonly appInsightsConnectionString: string | undefined;
   /** TOKEX_DENY_LIST: `kv:<secret>` or a file path; undefined: no deny-list. */
   readonly denyList: string | undefined;
@@ -84,7 +87,7 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
   const issuer = checkIssuer(issuerSetting ?? `http://localhost:${port}`);
 
   const signingKeySecret = get('TOKEX_SIGNING_KEY');
-  if (signingKeySecret !== undefined && !/^kv:[0-9A-Za-z-]{1,127}$/.test(signingKeySecret)) {
+  if (signingKeySecret !== undefined && !KV_REFERENCE.test(signingKeySecret)) {
     throw new ConfigError('TOKEX_SIGNING_KEY: must be kv:<secret-name> (letters, digits and hyphens)');
   }
   if (mode === 'azure' && signingKeySecret === undefined) {
@@ -122,6 +125,7 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
     keyVaultUrl,
     auditFile: get('TOKEX_AUDIT_FILE'),
     auditRequired: parseBoolean('TOKEX_AUDIT_REQUIRED', get('TOKEX_AUDIT_REQUIRED')),
+    publishScopes: parseBoolean('TOKEX_PUBLISH_SCOPES', get('TOKEX_PUBLISH_SCOPES')),
     appInsightsConnectionString: appInsights,
     port,
     host,

@@ -8,6 +8,7 @@ import { stdoutSink } from './audit/stdout-sink.js';
 import { entraProfile } from './caller/entra.js';
 import { remoteIssuerKeys, type IssuerKeys } from './caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from './caller/validate.js';
+import { reservedSecretNames } from './credentials/reserved.js';
 import { DOWNSTREAM_DEADLINE_MS } from './deadline.js';
 import { EMPTY_DENY_LIST, type DenyList } from './deny/deny-list.js';
 import { DenyListWatcher, fileDenyListSource, keyVaultDenyListSource, type Schedule } from './deny/watcher.js';
@@ -22,6 +23,7 @@ import { loadOrCreateKeyFile } from './keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKeys } from './keys/signing-key.js';
 import { loadPolicyFile } from './policy/load.js';
 import type { IssuerConfig, Policy } from './policy/policy.js';
+import { policyWarnings } from './policy/warnings.js';
 import type { Settings } from './settings.js';
 import type { Tokex } from './tokex.js';
 
@@ -65,7 +67,10 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
   });
   const auditor = new Auditor(auditSinks(settings), settings.auditRequired);
   const denyList = await startDenyList(settings, vault, options.denyListSchedule);
-  for (const warning of policy.warnings) log.warn('policy warning', { file: policy.source, line: warning.line, path: warning.path, warning: warning.message });
+  const reservedSecrets = reservedSecretNames(policy, settings.signingKeySecret);
+  for (const warning of policyWarnings(policy, { reservedSecrets })) {
+    log.warn('policy warning', { file: policy.source, line: warning.line, path: warning.path, warning: warning.message });
+  }
   return { settings, policy, validator, signingKeys, entra, secrets, auditor, now, downstreamDeadlineMs, denyList };
 }
 

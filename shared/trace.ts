@@ -24,6 +24,8 @@ export interface Trace {
   caller?(caller: Caller): void;
   /** Delegation: the actor token's identity, once its signature verified. */
   actor?(actor: Caller): void;
+  /** The rule the decision chose (also when a later check refuses). */
+  rule?(name: string): void;
 }
 
 type Values = { readonly actual?: string | undefined; readonly expected?: string | undefined };

@@ -22,7 +22,8 @@ export interface AuditRecord {
   };
   /** Delegation: who acts for the caller (the actor token's identity, once its signature verified). */
   actor?: NonNullable<AuditRecord['caller']>;
-  request?: { target?: string; scopes?: string[]; secret?: string };
+  /** Bounded whatever the caller sent (see requestSummary); `truncated` when something was cut. */
+  request?: { target?: string; scopes?: string[]; secret?: string; truncated?: true };
   rule?: string;
   /** `onBehalfOf`: an Entra token for the caller (a user), obtained by `identity` with the on-behalf-of flow. */
   grant?: { kind: 'entra' | 'minted' | 'secret'; identity?: string; onBehalfOf?: boolean; scopes?: string[]; expiresAt?: string; jti?: string };
@@ -44,13 +45,30 @@ export function tokenFingerprint(token: string): string {
   return `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
 }
 
-export function callerSummary(caller: Caller): NonNullable<AuditRecord['caller']> {
+/** Limits that keep one audit record under 8 KiB whatever a caller sends. */
+export const AUDIT_LIMITS = { target: 1024, scopes: 50, scope: 100, callerField: 256, detail: 1024 } as const;
+
+/** The request as audited: `target` cut to 1,024 characters, the first 50 scopes of at most 100 each. */
+export function requestSummary(target: string | undefined, scopes: readonly string[] | undefined): NonNullable<AuditRecord['request']> {
+  const cutTarget = target?.slice(0, AUDIT_LIMITS.target);
+  const cutScopes = scopes?.slice(0, AUDIT_LIMITS.scopes).map((s) => s.slice(0, AUDIT_LIMITS.scope));
+  const truncated = cutTarget !== target || (scopes !== undefined && (scopes.length > AUDIT_LIMITS.scopes || cutScopes!.some((s, i) => s !== scopes[i])));
   return {
-    issuer: caller.issuer,
-    ...(caller.tenantId && { tenantId: caller.tenantId }),
-    ...(caller.objectId && { objectId: caller.objectId }),
-    ...(caller.appId && { appId: caller.appId }),
-    ...(caller.subject && { subject: caller.subject }),
+    ...(cutTarget !== undefined && { target: cutTarget }),
+    ...(cutScopes !== undefined && { scopes: cutScopes }),
+    ...(truncated && { truncated: true as const }),
+  };
+}
+
+/** Caller fields come from a verified token, but an issuer's claims are still bounded in the record. */
+export function callerSummary(caller: Caller): NonNullable<AuditRecord['caller']> {
+  const cut = (s: string) => s.slice(0, AUDIT_LIMITS.callerField);
+  return {
+    issuer: cut(caller.issuer),
+    ...(caller.tenantId && { tenantId: cut(caller.tenantId) }),
+    ...(caller.objectId && { objectId: cut(caller.objectId) }),
+    ...(caller.appId && { appId: cut(caller.appId) }),
+    ...(caller.subject && { subject: cut(caller.subject) }),
     kind: caller.kind,
   };
 }

@@ -5,7 +5,7 @@ import { errorResult, type HttpResult } from '../http-result.js';
 import { log } from '../log.js';
 import type { Trace } from '../trace.js';
 import type { Auditor } from './auditor.js';
-import { type AuditEvent, type AuditRecord, callerSummary, tokenFingerprint } from './record.js';
+import { AUDIT_LIMITS, type AuditEvent, type AuditRecord, callerSummary, requestSummary, tokenFingerprint } from './record.js';
 
 const EVENTS: Record<Endpoint, AuditEvent> = { token: 'token.exchange', credentials: 'credential.read' };
 
@@ -35,8 +35,18 @@ export class AuditTrail implements Trace {
     };
   }
 
-  request(part: NonNullable<AuditRecord['request']>): void {
-    this.record.request = { ...this.record.request, ...part };
+  #target: string | undefined;
+  #scopes: string[] | undefined;
+
+  /** What the request asks for, bounded (requestSummary) so a record stays under 8 KiB. */
+  request(part: { target?: string; scopes?: string[]; secret?: string }): void {
+    if (part.secret !== undefined) {
+      this.record.request = { ...this.record.request, secret: part.secret.slice(0, AUDIT_LIMITS.target) };
+      return;
+    }
+    if (part.target !== undefined) this.#target = part.target;
+    if (part.scopes !== undefined) this.#scopes = part.scopes;
+    this.record.request = requestSummary(this.#target, this.#scopes);
   }
 
   subjectToken(token: string): void {
@@ -83,7 +93,7 @@ export class AuditTrail implements Trace {
       log.error(`${this.record.event} failed`, { correlationId: this.record.correlationId, error: (err as Error)?.name ?? typeof err, ...(at && { at }) });
     }
     this.record.reason = failure.reason;
-    this.record.detail = failure.detail;
+    this.record.detail = failure.detail.slice(0, AUDIT_LIMITS.detail);
     return failure;
   }
 }

@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { TokexError } from '../errors.js';
-import type { IssuerConfig } from '../policy/policy.js';
 import { check, type Trace } from '../trace.js';
+import type { IssuerConfig } from './issuer-config.js';
 import type { Caller } from './caller.js';
 import type { CallerValidator } from './validate.js';
 

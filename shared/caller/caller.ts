@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import type { IssuerConfig } from './issuer-config.js';
 
 export const CALLER_KINDS = ['user', 'app', 'managed-identity'] as const;
 export type CallerKind = (typeof CALLER_KINDS)[number];
@@ -6,6 +7,8 @@ export type CallerKind = (typeof CALLER_KINDS)[number];
 /** Who presented a verified subject token. Identified by tid+oid when present, else iss+sub. */
 export interface Caller {
   readonly issuerName: string;
+  /** `entra` callers are named by `oid`/`tid`; any other issuer's by `<issuer name>:<sub>`. */
+  readonly issuerKind: IssuerConfig['kind'];
   readonly issuer: string;
   readonly tenantId: string | undefined;
   readonly objectId: string | undefined;
@@ -31,10 +34,11 @@ export function callerKind(claims: JWTPayload): CallerKind {
   return delegated ? 'user' : claims.xms_mirid !== undefined ? 'managed-identity' : 'app';
 }
 
-export function describeCaller(issuerName: string, claims: JWTPayload): Caller {
+export function describeCaller(issuerName: string, issuerKind: IssuerConfig['kind'], claims: JWTPayload): Caller {
   const kind = callerKind(claims);
   return {
     issuerName,
+    issuerKind,
     issuer: String(claims.iss),
     tenantId: str(claims.tid),
     objectId: str(claims.oid),

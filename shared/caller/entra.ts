@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { quote, TokexError } from '../errors.js';
-import type { IssuerConfig } from '../policy/policy.js';
-import { GUID } from '../policy/schema.js';
+import type { IssuerConfig } from './issuer-config.js';
+import { GUID } from '../patterns.js';
 import type { IssuerProfile, TrustedIssuer } from './validate.js';
 
 const TEMPLATE = '{tenantid}';

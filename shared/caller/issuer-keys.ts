@@ -1,6 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { TokexError } from '../errors.js';
-import type { IssuerConfig } from '../policy/policy.js';
+import type { IssuerConfig } from './issuer-config.js';
 import { isAllowedFetchUrl } from '../url.js';
 import { FetchError, fetchJson } from './fetch-json.js';
 

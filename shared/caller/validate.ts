@@ -1,7 +1,8 @@
 import type { JWTPayload } from 'jose';
 import { quote, TokexError } from '../errors.js';
-import type { IssuerConfig } from '../policy/policy.js';
+import { GUID } from '../patterns.js';
 import { check, checkAsync, skip, type Trace } from '../trace.js';
+import type { IssuerConfig } from './issuer-config.js';
 import { describeCaller, type Caller } from './caller.js';
 import { checkAudience, checkTimeClaims, CLOCK_TOLERANCE_SECONDS, isoSeconds } from './claims.js';
 import { decodeJsonSegment, MAX_TOKEN_BYTES, parseCompactJws } from './decode.js';
@@ -105,16 +106,16 @@ export class CallerValidator {
         }
       });
     }
-    const caller = describeCaller(config.name, claims);
+    const caller = describeCaller(config.name, config.kind, claims);
     trace?.caller?.(caller);
 
     // 4. Claims: time, audience, identity, then the issuer kind's own rules.
     const nowSeconds = this.#now() / 1000;
     check(trace, 'time', () => ({ actual: timeSummary(claims), expected: `exp in the future, nbf and iat not after now ${isoSeconds(Math.floor(nowSeconds))} (tolerance ${CLOCK_TOLERANCE_SECONDS} s)` }), () => checkTimeClaims(claims, nowSeconds));
     check(trace, 'aud', () => ({ actual: quote(claims.aud), expected: `one of ${config.audiences.join(', ')}` }), () => checkAudience(claims, config.audiences));
-    check(trace, 'subject', () => ({ actual: `${claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`}, kind ${caller.kind}`, expected: 'oid or sub' }), () => {
-      if (claims.oid === undefined && typeof claims.sub !== 'string') throw new TokexError('missing_claim', 'neither "oid" nor "sub"');
-    });
+    check(trace, 'subject', () => ({ actual: `${claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`}, kind ${caller.kind}`, expected: config.kind === 'entra' ? 'oid or sub' : 'sub' }), () =>
+      checkIdentityClaims(claims, config.kind),
+    );
     if (profile?.check) check(trace, `${config.kind} rules`, () => ({ actual: `tid ${quote(claims.tid)}` }), () => profile.check!(claims, header ?? {}, trusted));
     return caller;
   }
@@ -135,6 +136,24 @@ function timeSummary(claims: JWTPayload): string {
     .filter((name) => claims[name] !== undefined)
     .map((name) => `${name} ${typeof claims[name] === 'number' ? isoSeconds(claims[name]) : quote(claims[name])}`)
     .join(', ') || 'none';
+}
+
+/**
+ * The claims that name the caller: `sub` and `oid`, when present, are non-empty strings, and an
+ * Entra `oid` is a GUID. An Entra caller needs `oid` or `sub`; any other issuer's needs `sub`, since
+ * minted tokens name it `<issuer name>:<sub>`.
+ */
+function checkIdentityClaims(claims: JWTPayload, kind: IssuerConfig['kind']): void {
+  for (const name of ['sub', 'oid'] as const) {
+    const value = claims[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new TokexError('malformed_token', `"${name}" is not a string`);
+    if (value === '') throw new TokexError('missing_claim', `"${name}" is empty`);
+  }
+  if (kind === 'entra' && typeof claims.oid === 'string' && !GUID.test(claims.oid)) throw new TokexError('malformed_token', '"oid" is not a GUID');
+  if (kind === 'entra' ? claims.oid === undefined && claims.sub === undefined : claims.sub === undefined) {
+    throw new TokexError('missing_claim', kind === 'entra' ? 'neither "oid" nor "sub"' : 'no "sub" claim');
+  }
 }
 
 /** RFC 8725 §3.11 / RFC 9068: `typ` compares case-insensitively, `application/` optional. */

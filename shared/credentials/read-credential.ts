@@ -2,11 +2,11 @@ import { audited, type AuditTrail } from '../audit/trail.js';
 import { withDeadline } from '../deadline.js';
 import { quote, TokexError } from '../errors.js';
 import { NO_STORE, type HttpResult } from '../http-result.js';
+import { SECRET_NAME } from '../patterns.js';
 import { decideSecret } from '../policy/decide.js';
 import type { Tokex } from '../tokex.js';
+import { isReservedSecret, reservedSecretNames } from './reserved.js';
 
-/** Key Vault secret names: anything else cannot exist, so cannot be allowed. */
-const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
 /** RFC 6750 §2.1: `Bearer` (any case), one space, a b64token. */
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
@@ -33,13 +33,24 @@ async function read(tokex: Tokex, http: CredentialRequest, trail: AuditTrail): P
   trail.subjectToken(bearer);
   const caller = await tokex.validator.validate(bearer, { trace: trail });
 
-  // 2. The policy, before Key Vault: an unknown caller and a forbidden name look alike.
-  const decision = decideSecret(tokex.policy, tokex.denyList(), caller, http.name, SECRET_NAME.test(http.name));
-  trail.rule(decision.rule.name);
+  // 2. tokex's own secrets are never served, whatever the policy says (and Key Vault is not asked).
+  if (isReservedSecret(http.name, reservedSecretNames(tokex.policy, tokex.settings.signingKeySecret))) {
+    throw new TokexError('secret_reserved', `secret ${quote(http.name)} is one tokex itself uses (signing key or an identity's credential)`);
+  }
 
-  // 3. The secret.
+  // 3. The policy, before Key Vault: an unknown caller and a forbidden name look alike.
+  decideSecret(tokex.policy, tokex.denyList(), caller, http.name, SECRET_NAME.test(http.name), trail);
+
+  // 4. The secret, unless outside its Key Vault validity window (`nbf`..`exp`).
   const secret = await withDeadline(`Key Vault secret "${http.name}"`, (signal) => tokex.secrets.get(http.name, { signal }), tokex.downstreamDeadlineMs);
   if (!secret) throw new TokexError('secret_not_found', `secret ${quote(http.name)} does not exist`);
+  const now = tokex.now();
+  if (secret.expiresOn !== null && secret.expiresOn.getTime() <= now) {
+    throw new TokexError('secret_expired', `secret ${quote(http.name)} expired ${secret.expiresOn.toISOString()} (Key Vault exp)`);
+  }
+  if (secret.notBefore !== null && secret.notBefore.getTime() > now) {
+    throw new TokexError('secret_expired', `secret ${quote(http.name)} is not valid before ${secret.notBefore.toISOString()} (Key Vault nbf)`);
+  }
   trail.grant({ kind: 'secret', ...(secret.expiresOn && { expiresAt: secret.expiresOn.toISOString() }) });
   return {
     status: 200,

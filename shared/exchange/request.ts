@@ -1,13 +1,11 @@
 import { quote, TokexError } from '../errors.js';
+import { SCOPE_TOKEN } from '../patterns.js';
+import { DEFAULT_SCOPE_SUFFIX, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../protocol.js';
 import { isAbsoluteUri } from '../url.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
-export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
 const SUBJECT_TOKEN_TYPES = [TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS_TOKEN];
-const DEFAULT_SUFFIX = '/.default';
-/** RFC 6749 §3.3 scope-token characters. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/** More scopes than this in one request is refused before the policy is consulted (and bounds the audit record). */
+export const MAX_SCOPES = 50;
 /** Parameters that must appear at most once (RFC 6749 §3.1: "MUST NOT be included more than once"). */
 const SINGLE_PARAMETERS = [
   'grant_type', 'subject_token', 'subject_token_type', 'requested_token_type', 'resource', 'audience', 'scope',
@@ -73,6 +71,8 @@ export function parseTokenRequest(contentType: string | null, body: string, note
 
   const actorToken = param('actor_token');
   if (actorToken !== undefined) notes.actorToken(actorToken);
+  // Before the policy, and it bounds the audit record.
+  if (scopes !== undefined && scopes.length > MAX_SCOPES) throw new TokexError('malformed_request', `${scopes.length} scopes requested (at most ${MAX_SCOPES})`);
   if (subjectToken === undefined) throw new TokexError('malformed_request', 'subject_token is missing');
   const subjectTokenType = param('subject_token_type');
   if (subjectTokenType === undefined) throw new TokexError('malformed_request', 'subject_token_type is missing');
@@ -96,8 +96,8 @@ export function parseTokenRequest(contentType: string | null, body: string, note
 
 /** `https://ml.azure.com/.default` names the target `https://ml.azure.com`, the Entra convention. */
 function targetFromScopes(scopes: readonly string[] | undefined): string | undefined {
-  const defaults = scopes?.filter((s) => s.endsWith(DEFAULT_SUFFIX)) ?? [];
+  const defaults = scopes?.filter((s) => s.endsWith(DEFAULT_SCOPE_SUFFIX)) ?? [];
   if (defaults.length !== 1) return undefined;
-  const target = defaults[0]!.slice(0, -DEFAULT_SUFFIX.length);
+  const target = defaults[0]!.slice(0, -DEFAULT_SCOPE_SUFFIX.length);
   return target === '' ? undefined : target;
 }

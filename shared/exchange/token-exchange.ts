@@ -40,8 +40,7 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail
 
   // 3. The policy: what this caller (with this actor) may have for this target, down-scoped, never widened.
   const nowMs = tokex.now();
-  const decision = decideToken(tokex.policy, tokex.denyList(), caller, request, nowMs / 1000, undefined, delegation?.actor);
-  trail.rule(decision.rule.name);
+  const decision = decideToken(tokex.policy, tokex.denyList(), caller, request, nowMs / 1000, trail, delegation?.actor);
   const { grant, scopes } = decision;
 
   // 4. The token (RFC 8693 §2.2.1): from Entra as one of tokex's identities, or signed by tokex.

@@ -17,7 +17,8 @@ export class CachedSecretStore implements SecretStore {
   ) {}
 
   async get(name: string, options: { version?: string; signal?: AbortSignal } = {}): Promise<SecretValue | undefined> {
-    const key = `${name}/${options.version ?? ''}`;
+    // Key Vault names are case-insensitive: `Team-DB` and `team-db` are one secret, cached once.
+    const key = `${name.toLowerCase()}/${options.version ?? ''}`;
     const cached = this.#cache.get(key);
     if (cached && cached.until > this.now()) return cached.secret;
     let pending = this.#inFlight.get(key);

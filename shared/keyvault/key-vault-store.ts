@@ -28,6 +28,7 @@ export class KeyVaultSecretStore implements SecretStore {
         version: secret.properties.version ?? '',
         contentType: secret.properties.contentType ?? null,
         expiresOn: secret.properties.expiresOn ?? null,
+        notBefore: secret.properties.notBefore ?? null,
       };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;

@@ -5,7 +5,7 @@ import { quote, TokexError } from '../errors.js';
 import type { OboUser } from '../grants/entra.js';
 import { oboUser } from '../grants/on-behalf-of.js';
 import { check, type Trace } from '../trace.js';
-import { type ActorClaims, holdingRules, scopesFor, secretGrantFor, type TokenGrant, tokenGrantFor, whyRuleFails } from './match.js';
+import { type ActorClaims, chooseTokenGrant, holdingRules, scopesFor, secretGrantFor, spaceDelimitedIn, type TokenGrant, whyRuleFails } from './match.js';
 import type { Grant, IssuerConfig, Policy, Rule } from './policy.js';
 
 /** What POST /token issues for a validated caller: the server and `tokex policy explain` both call decideToken. */
@@ -55,12 +55,13 @@ export function decideToken(
   actor?: Caller,
 ): TokenDecision {
   const rules = rulesHolding(policy, denyList, caller, actor, trace);
-  const match = check(
+  // The first rule, in file order, that allows every requested scope for the target.
+  const choice = check(
     trace,
     'target',
     () => ({ actual: quote(request.target), expected: `a target granted by ${rules.map((r) => r.name).join(', ')}` }),
     () => {
-      const found = tokenGrantFor(rules, request.target);
+      const found = chooseTokenGrant(rules, request.target, request.scopes);
       if (!found) {
         const targets = [...new Set(rules.flatMap((r) => r.grants.flatMap((g) => (g.kind === 'secrets' ? [] : [g.target]))))];
         throw new TokexError(
@@ -71,27 +72,28 @@ export function decideToken(
       return found;
     },
   );
-  check(
-    trace,
-    'rule not denied',
-    () => ({ actual: match.rule.name, expected: 'not on the deny-list' }),
-    () => {
-      if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
-    },
-  );
-  const { grant } = match;
+  const { grant } = choice;
+  const match = { rule: choice.rule, grant };
+  trace?.rule?.(match.rule.name);
   const allowed = grant.kind === 'entra' ? `${grant.target.replace(/\/+$/, '')}/.default` : grant.scopes.join(' ');
   const scopes = check(
     trace,
     'scope',
     () => ({ actual: request.scopes === undefined ? 'none requested' : quote(request.scopes.join(' ')), expected: `within ${allowed}` }),
     () => {
-      const granted = scopesFor(grant, request.scopes);
-      if (!granted) {
+      if (!choice.scopes) {
         const refused = (request.scopes ?? []).find((s) => !(scopesFor(grant, [s]) ?? []).includes(s)) ?? request.scopes?.join(' ');
         throw new TokexError('scope_not_allowed', `scope ${quote(refused)} not granted for ${grant.target} (rule ${match.rule.name} allows ${allowed})`);
       }
-      return granted;
+      return choice.scopes;
+    },
+  );
+  check(
+    trace,
+    'rule not denied',
+    () => ({ actual: match.rule.name, expected: 'not on the deny-list' }),
+    () => {
+      if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
     },
   );
   // On-behalf-of: checked here so a request Entra would refuse never reaches it.
@@ -133,6 +135,7 @@ export function decideSecret(policy: Policy, denyList: DenyList, caller: Caller,
       return found;
     },
   );
+  trace?.rule?.(match.rule.name);
   check(
     trace,
     'rule not denied',
@@ -158,7 +161,7 @@ function rulesHolding(policy: Policy, denyList: DenyList, caller: Caller, actor:
   );
   const actorClaims: ActorClaims | undefined = actor && { issuerName: actor.issuerName, claims: actor.claims };
   // Why each rule does not hold: for explain's steps and a refusal's detail only, never on a grant's path.
-  const whyNot = () => policy.rules.map((rule) => ({ rule, why: whyRuleFails(rule, caller.issuerName, caller.claims, actorClaims) }));
+  const whyNot = () => policy.rules.map((rule) => ({ rule, why: whyRuleFails(rule, caller.issuerName, caller.claims, actorClaims, spaceDelimitedIn(policy)) }));
   if (trace?.step) {
     for (const { rule, why } of whyNot())
       trace.step({ check: `rule ${rule.name}`, outcome: why === undefined ? 'PASS' : 'FAIL', ...(why !== undefined && { detail: why }) });

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { discoveryUrlFor, tenantOf } from '../caller/entra.js';
 import { ConfigError } from '../errors.js';
 import { compileGlob } from './glob.js';
-import { policyWarnings } from './lint.js';
 import type { ClaimCondition, Grant, IdentityConfig, IssuerConfig, Policy, Rule } from './policy.js';
 import { DURATION, KNOWN_KEYS, policySchema, type IssuerEntry, type PolicyDocument } from './schema.js';
 
@@ -51,46 +50,121 @@ export function loadPolicyFile(file: string, options: PolicyLoadOptions): Policy
   return parsePolicy(text, file, options);
 }
 
-/** Parses YAML or JSON (JSON is read as YAML 1.2), checks the schema and the cross-references, compiles. */
+/**
+ * Parses YAML or JSON (JSON is read as YAML 1.2), checks the schema and the cross-references, compiles.
+ * Anything the YAML parser would silently reinterpret is refused: warnings and unknown tags, numbers
+ * it would change (`0x10`, `010`, `1e3`, unsafe integers), and an alias bomb.
+ */
 export function parsePolicy(source: string, file: string, options: PolicyLoadOptions): Policy {
-  const text = substituteSettings(source, file, options.env ?? {});
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-  if (doc.errors.length > 0) {
+  const doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const parseProblems = [...doc.errors, ...doc.warnings];
+  if (parseProblems.length > 0) {
     throw new PolicyError(
       file,
-      doc.errors.map((e) => ({ line: lineCounter.linePos(e.pos[0]).line, path: '', message: e.message.split('\n')[0] ?? e.message })),
+      parseProblems.map((e) => ({ line: lineCounter.linePos(e.pos[0]).line, path: '', message: e.message.split('\n')[0] ?? e.message })),
     );
   }
   const locate = (path: readonly PropertyKey[]): number => lineOf(doc, lineCounter, path);
 
-  const parsed = policySchema.safeParse(doc.toJS() ?? {});
+  const scalarProblems = checkScalars(doc, source, lineCounter, options.env ?? {});
+  if (scalarProblems.length > 0) throw new PolicyError(file, scalarProblems);
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml refuses an alias bomb (and other unreadable structure) with an exception: one line, no stack.
+    throw new PolicyError(file, [{ line: firstAliasLine(doc, lineCounter), path: '', message: `cannot be read: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  const parsed = policySchema.safeParse(data ?? {});
   if (!parsed.success) {
     throw new PolicyError(file, flattenIssues(parsed.error.issues).map((i) => problem(locate, i.path, i.message)));
   }
 
   const problems: PolicyProblem[] = [];
   const report = (path: PropertyKey[], message: string) => problems.push(problem(locate, path, message));
-  const policy = compile(parsed.data, file, options, report);
+  const policy = compile(parsed.data, file, options, report, locate);
   if (problems.length > 0) throw new PolicyError(file, problems);
-  return { ...policy, warnings: policyWarnings(policy, locate) };
+  return policy;
 }
 
+/** yaml's own default; more aliases than this in one document is a resource-exhaustion attempt. */
+const MAX_ALIAS_COUNT = 100;
+/** How a number must be written to mean exactly what it says: an integer in plain decimal. */
+const PLAIN_INTEGER = /^-?(0|[1-9][0-9]*)$/;
+const SETTING_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const STR_TAG = 'tag:yaml.org,2002:str';
+const RESERVED_CLAIM_NAMES = ['__proto__', 'constructor', 'prototype'];
+
 /**
- * `${TOKEX_API_CLIENT_ID}` and the like are replaced by that setting's value, so one policy file can
- * serve several deployments (infra/ sets them from its parameters). Only TOKEX_* names are read: a
- * policy cannot pull arbitrary environment variables in.
+ * Walks every scalar once, after parsing:
+ * - `${TOKEX_API_CLIENT_ID}` and the like are replaced by that setting's value inside the parsed
+ *   string, so one policy file can serve several deployments (infra/ sets them from its parameters)
+ *   and a value holding a newline, `#`, `[`, `,` or `:` stays one string. Only TOKEX_* names are
+ *   read: a policy cannot pull arbitrary environment variables in.
+ * - a number is accepted only as a plain decimal safe integer: YAML would silently turn `0x10`,
+ *   `010`, `1e3` or `.inf` into another value, and a float or a huge integer is not compared exactly.
+ * - no explicit tag but `!!str`: `!!binary`, `!!set` and the like build values no policy field takes.
+ * - `__proto__`, `constructor` and `prototype` are not claim names: they mean something to
+ *   JavaScript objects themselves.
  */
-function substituteSettings(text: string, file: string, env: Readonly<Record<string, string | undefined>>): string {
+function checkScalars(doc: Document, source: string, counter: LineCounter, env: Readonly<Record<string, string | undefined>>): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
-  const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (match, name: string, offset: number) => {
-    const line = text.slice(0, offset).split('\n').length;
-    if (!name.startsWith('TOKEX_')) problems.push({ line, path: '', message: `${match}: only TOKEX_* settings can be referenced` });
-    else if (env[name] === undefined || env[name] === '') problems.push({ line, path: '', message: `${match}: the setting ${name} is not set` });
-    return env[name] ?? '';
+  visit(doc, {
+    Node(key, node, ancestors) {
+      const line = node.range ? counter.linePos(node.range[0]).line : 0;
+      const at = () => formatPath(pathOf(ancestors, node));
+      if (node.tag !== undefined && node.tag !== STR_TAG) problems.push({ line, path: at(), message: `the tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not accepted (only !!str)` });
+      if (!isScalar(node)) return;
+      if (key === 'key' && RESERVED_CLAIM_NAMES.includes(String(node.value))) {
+        const path = pathOf(ancestors, node);
+        const underClaims = (path.length === 5 && path[3] === 'claims') || (path.length === 6 && path[3] === 'actor' && path[4] === 'claims');
+        if (underClaims && path[0] === 'rules' && path[2] === 'when') {
+          problems.push({ line, path: at(), message: `"${String(node.value)}" is not a claim name tokex accepts (__proto__, constructor and prototype are refused)` });
+        }
+      }
+      if (typeof node.value === 'number') {
+        const written = node.range ? source.slice(node.range[0], node.range[1]).trim() : String(node.value);
+        if (!PLAIN_INTEGER.test(written) || !Number.isSafeInteger(node.value)) {
+          problems.push({ line, path: at(), message: `the number ${written.slice(0, 40)} would not be compared exactly (YAML reads it as ${node.value}); quote it: "${written.slice(0, 40)}"` });
+        }
+      }
+      if (typeof node.value !== 'string' || !node.value.match(SETTING_REFERENCE)) return;
+      // A name in the file is what the file says: rule, identity and claim names are never filled in.
+      if (key === 'key') return void problems.push({ line, path: at(), message: `${node.value}: settings are not substituted in keys` });
+      node.value = node.value.replace(SETTING_REFERENCE, (match, name: string) => {
+        if (!name.startsWith('TOKEX_')) problems.push({ line, path: at(), message: `${match}: only TOKEX_* settings can be referenced` });
+        else if (env[name] === undefined || env[name] === '') problems.push({ line, path: at(), message: `${match}: the setting ${name} is not set` });
+        return env[name] ?? '';
+      });
+    },
   });
-  if (problems.length > 0) throw new PolicyError(file, problems);
-  return out;
+  return problems;
+}
+
+/** The document path of a node, from the ancestors `visit` hands over. */
+function pathOf(ancestors: readonly unknown[], node: Node): PropertyKey[] {
+  const chain = [...ancestors, node];
+  const path: PropertyKey[] = [];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const here = chain[i];
+    const next = chain[i + 1];
+    if (isPair(here)) path.push(isScalar(here.key) ? String(here.key.value) : '?');
+    else if (isSeq(here)) path.push(here.items.indexOf(next as never));
+  }
+  return path;
+}
+
+function firstAliasLine(doc: Document, counter: LineCounter): number {
+  let line = 1;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.range) line = counter.linePos(node.range[0]).line;
+      return visit.BREAK;
+    },
+  });
+  return line;
 }
 
 function compile(
@@ -98,12 +172,16 @@ function compile(
   file: string,
   options: PolicyLoadOptions,
   report: (path: PropertyKey[], message: string) => void,
+  locate: (path: readonly PropertyKey[]) => number,
 ): Policy {
   const issuers: IssuerConfig[] = [...(options.builtInIssuers ?? [])];
   doc.issuers.forEach((entry, i) => {
     const at = ['issuers', i];
     if (issuers.some((x) => x.name === entry.name)) report([...at, 'name'], `duplicate issuer name "${entry.name}"`);
     const config = issuerConfig(entry);
+    // Two entries for one `iss` would make the entry a token is checked against depend on file order.
+    const same = issuers.find((x) => x.issuer === config.issuer);
+    if (same) report([...at, 'issuer'], `same issuer as "${same.name}"`);
     if (config.issuer.replace(/\/+$/, '') === options.ownIssuer) {
       report([...at, 'issuer'], 'is tokex itself (TOKEX_ISSUER): its minted tokens are never accepted as subject tokens');
     }
@@ -158,19 +236,20 @@ function compile(
         if (lifetimeSeconds > MAX_LIFETIME_SECONDS) report([...at, 'grant', k, 'lifetime'], 'must be at most 24h');
         return { kind: 'minted', target: g.minted, scopes: [...new Set(g.scopes)], lifetimeSeconds };
       }
-      return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map(compileGlob) };
+      // Key Vault compares secret names case-insensitively, so the globs do too.
+      return { kind: 'secrets', patterns: g.secrets, matchers: g.secrets.map((p) => compileGlob(p, { caseInsensitive: true })) };
     });
     const kinds = entry.when.kind === undefined ? undefined : [...new Set(Array.isArray(entry.when.kind) ? entry.when.kind : [entry.when.kind])];
     return { name: entry.name, issuer: entry.when.issuer, kinds, conditions, actor, grants };
   });
 
-  return { source: file, issuers, identities, rules, warnings: [] };
+  return { source: file, issuers, identities, rules, locate };
 }
 
 function claimConditions(claims: Record<string, string | number | boolean | (string | number | boolean)[]> | undefined): ClaimCondition[] {
   return Object.entries(claims ?? {}).map(([claim, value]) => {
-    const patterns = (Array.isArray(value) ? value : [value]).map(String);
-    return { claim, patterns, matchers: patterns.map(compileGlob) };
+    const values = (Array.isArray(value) ? value : [value]).map(String);
+    return { claim, values, matchers: values.map((v) => compileGlob(v)) };
   });
 }
 
@@ -187,6 +266,7 @@ function issuerConfig(entry: IssuerEntry): IssuerConfig {
     types: (entry.types ?? ['JWT']).map((t) => t.toUpperCase()),
     discoveryUrl: discoveryUrlFor({ issuer: entry.issuer, kind }),
     requireScpOrRoles: kind === 'entra' && entry.requireScpOrRoles !== false,
+    spaceDelimited: entry.spaceDelimited ?? ['scp'],
   };
 }
 

@@ -1,32 +1,17 @@
 import type { CallerKind } from '../caller/caller.js';
-import type { IdentityEntry } from './schema.js';
+import type { IssuerConfig } from '../caller/issuer-config.js';
 import type { Matcher } from './glob.js';
+import type { IdentityEntry } from './schema.js';
 
-/** A trusted issuer of subject tokens, with defaults applied. */
-export interface IssuerConfig {
-  readonly name: string;
-  readonly kind: 'entra' | 'oidc';
-  /** Exact issuer, or a template holding `{tenantid}` (Entra multi-tenant). */
-  readonly issuer: string;
-  readonly audiences: readonly string[];
-  readonly jwksUri: string | undefined;
-  readonly algorithms: readonly string[];
-  readonly tenants: readonly string[] | undefined;
-  /** Allowed header `typ` values, upper-cased; an absent `typ` is always allowed. */
-  readonly types: readonly string[];
-  /** Where OIDC discovery is, when `jwksUri` is not configured. */
-  readonly discoveryUrl: string;
-  /** Entra: a token must carry `scp` or `roles` (else it is an ID token). */
-  readonly requireScpOrRoles: boolean;
-}
+export type { IssuerConfig };
 
 export type IdentityConfig = IdentityEntry & { readonly name: string };
 
 /** One claim condition: the claim holds any of `matchers` (or, for an array claim, an element does). */
 export interface ClaimCondition {
   readonly claim: string;
-  /** The values as written (for explanations). */
-  readonly patterns: readonly string[];
+  /** The values as written in the policy (globs included). */
+  readonly values: readonly string[];
   readonly matchers: readonly Matcher[];
 }
 
@@ -58,12 +43,6 @@ export interface Policy {
   readonly issuers: readonly IssuerConfig[];
   readonly identities: ReadonlyMap<string, IdentityConfig>;
   readonly rules: readonly Rule[];
-  /** Risky but legal choices (policy/lint.ts), located like load errors. */
-  readonly warnings: readonly PolicyWarning[];
-}
-
-export interface PolicyWarning {
-  readonly line: number;
-  readonly path: string;
-  readonly message: string;
+  /** The line in `source` of a document path (for warnings). */
+  readonly locate: (path: readonly PropertyKey[]) => number;
 }

@@ -1,15 +1,12 @@
 import { z } from 'zod';
 import { CALLER_KINDS } from '../caller/caller.js';
+import { GUID, KV_REFERENCE, NAME, SCOPE_TOKEN, SECRET_GLOB } from '../patterns.js';
 import { isAbsoluteUri, isAllowedFetchUrl } from '../url.js';
 
 /**
  * The policy file's shape (DESIGN.md "Policy file"). Every object is strict: an unknown key is a
  * mistake the author wants to hear about, not something to skip.
  */
-
-// Spelled without the `i` flag so the generated JSON Schema pattern means the same.
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Signature algorithms a caller token may use; `none` and HMAC are not expressible. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -20,7 +17,7 @@ const name = z.string().regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "
 const guid = z.string().regex(GUID, 'must be a GUID');
 const fetchUrl = z.string().refine(isAllowedFetchUrl, 'must be an https URL (http only on loopback)');
 const absoluteUri = z.string().refine(isAbsoluteUri, 'must be an absolute URI');
-const kvRef = z.string().regex(/^kv:[0-9A-Za-z-]{1,127}$/, 'must be kv:<secret-name>');
+const kvRef = z.string().regex(KV_REFERENCE, 'must be kv:<secret-name>');
 const nonEmptyList = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must not be empty');
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, nonEmptyList(item)]);
 /** `90s`, `15m`, `1h`. */
@@ -38,6 +35,8 @@ export const issuerSchema = z.strictObject({
   types: nonEmptyList(z.string().min(1)).optional(),
   /** Entra only: refuse tokens with neither `scp` nor `roles` (ID tokens). Default true. */
   requireScpOrRoles: z.boolean().optional(),
+  /** Claims holding a space-delimited set of values (default `[scp]`): each value is matched on its own. */
+  spaceDelimited: z.array(z.string().min(1)).optional(),
 });
 
 const identitySchema = z.discriminatedUnion('type', [
@@ -70,10 +69,10 @@ const grantSchema = z.union([
   z.strictObject({ entra: absoluteUri, identity: name, onBehalfOf: z.boolean().optional() }),
   z.strictObject({
     minted: absoluteUri,
-    scopes: nonEmptyList(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be an RFC 6749 scope token')),
+    scopes: nonEmptyList(z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 scope token')),
     lifetime: z.string().regex(DURATION, 'must be a duration such as 90s, 15m or 1h').optional(),
   }),
-  z.strictObject({ secrets: nonEmptyList(z.string().regex(/^[0-9A-Za-z*-]{1,127}$/, 'must be a secret name or glob')) }),
+  z.strictObject({ secrets: nonEmptyList(z.string().regex(SECRET_GLOB, 'must be a secret name or glob')) }),
 ]);
 
 const ruleSchema = z.strictObject({
@@ -102,8 +101,6 @@ export type PolicyDocument = z.infer<typeof policySchema>;
 export type IssuerEntry = z.infer<typeof issuerSchema>;
 export type IdentityEntry = z.infer<typeof identitySchema>;
 export type RuleEntry = z.infer<typeof ruleSchema>;
-export { GUID };
-
 const keysOf = (...objects: { shape: object }[]) => [...new Set(objects.flatMap((o) => Object.keys(o.shape)))];
 
 /** The keys each kind of object may have, from the schema itself: for "did you mean" on an unknown key. */

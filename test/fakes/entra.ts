@@ -118,7 +118,7 @@ rules:
     grant:
       - { minted: "https://workspace.internal", scopes: [jobs.submit] }
   - name: people
-    when: { issuer: corp, claims: { scp: "*access_as_user*" } }
+    when: { issuer: corp, claims: { scp: access_as_user } }
     grant:
       - { minted: "https://workspace.internal", scopes: [data.read] }
   - name: partner-apps

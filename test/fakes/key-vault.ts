@@ -11,11 +11,13 @@ interface Version {
   readonly created: number;
   enabled: boolean;
   readonly expires?: number;
+  readonly notBefore?: number;
 }
 
 /**
  * Azure Key Vault's secrets API over HTTPS (throwaway CA), with the challenge flow SecretClient
  * expects: an unauthenticated request gets 401 + `WWW-Authenticate: Bearer authorization=…, resource=…`.
+ * Names compare case-insensitively and answers carry the name as stored, as Key Vault's do.
  */
 export class FakeKeyVault {
   readonly secrets = new Map<string, Version[]>();
@@ -45,14 +47,16 @@ export class FakeKeyVault {
   }
 
   /** Adds a new version (newest = current); returns its id. */
-  set(name: string, value: string, options: { contentType?: string; createdAgoSeconds?: number; expires?: Date } = {}): string {
+  set(name: string, value: string, options: { contentType?: string; createdAgoSeconds?: number; expires?: Date; notBefore?: Date } = {}): string {
     const version = randomBytes(16).toString('hex');
+    name = this.storedName(name) ?? name;
     const versions = this.secrets.get(name) ?? [];
     versions.push({
       version, value, enabled: true,
       created: Math.floor(Date.now() / 1000) - (options.createdAgoSeconds ?? 0),
       ...(options.contentType && { contentType: options.contentType }),
       ...(options.expires && { expires: Math.floor(options.expires.getTime() / 1000) }),
+      ...(options.notBefore && { notBefore: Math.floor(options.notBefore.getTime() / 1000) }),
     });
     versions.sort((a, b) => a.created - b.created);
     this.secrets.set(name, versions);
@@ -61,6 +65,15 @@ export class FakeKeyVault {
 
   readCount(name: string): number {
     return this.reads.get(name) ?? 0;
+  }
+
+  /** Reads of any secret so far. */
+  totalReads(): number {
+    return [...this.reads.values()].reduce((a, b) => a + b, 0);
+  }
+
+  private storedName(name: string): string | undefined {
+    return [...this.secrets.keys()].find((k) => k.toLowerCase() === name.toLowerCase());
   }
 
   private handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
@@ -78,8 +91,9 @@ export class FakeKeyVault {
       // What Key Vault answers a caller whose role assignment has not reached it yet.
       return this.json(res, 403, { error: { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } } });
     }
-    const [, collection, name, third] = url.pathname.replace(/\/+$/, '').split('/');
-    if (collection !== 'secrets' || !name) return this.json(res, 400, { error: { code: 'BadParameter', message: 'unsupported' } });
+    const [, collection, asked, third] = url.pathname.replace(/\/+$/, '').split('/');
+    if (collection !== 'secrets' || !asked) return this.json(res, 400, { error: { code: 'BadParameter', message: 'unsupported' } });
+    const name = this.storedName(asked) ?? asked;
     if (req.method === 'PUT' && !third) return this.put(req, res, name);
     const fault = this.faults.get(name) ?? 'ok';
     if (third !== 'versions') this.reads.set(name, (this.reads.get(name) ?? 0) + 1);
@@ -119,7 +133,7 @@ export class FakeKeyVault {
       id: `${this.url}/secrets/${name}/${v.version}`,
       ...(withValue && { value: v.value }),
       ...(v.contentType && { contentType: v.contentType }),
-      attributes: { enabled: v.enabled, created: v.created, updated: v.created, recoveryLevel: 'Recoverable+Purgeable', ...(v.expires && { exp: v.expires }) },
+      attributes: { enabled: v.enabled, created: v.created, updated: v.created, recoveryLevel: 'Recoverable+Purgeable', ...(v.expires && { exp: v.expires }), ...(v.notBefore && { nbf: v.notBefore }) },
     };
   }
 

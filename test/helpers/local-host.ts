@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../bench/free-port.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_JWT } from '../../shared/protocol.js';
 
 export { freePort };
 
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/tokex.js');
-export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+export {
+  TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE,
+  TOKEN_TYPE_JWT as JWT_TYPE,
+  TOKEN_TYPE_ACCESS_TOKEN as ACCESS_TOKEN_TYPE,
+} from '../../shared/protocol.js';
 
 
 /** The built `tokex serve`, running as a child process in a scratch folder, with its output captured. */
@@ -101,5 +104,5 @@ export class LocalTokex {
 
 /** The RFC 8693 form for exchanging `subjectToken` for `target` (as `audience`). */
 export function exchangeForm(subjectToken: string, extra: Record<string, string | string[]> = {}): Record<string, string | string[]> {
-  return { grant_type: TOKEN_EXCHANGE, subject_token: subjectToken, subject_token_type: JWT_TYPE, ...extra };
+  return { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subjectToken, subject_token_type: TOKEN_TYPE_JWT, ...extra };
 }

@@ -53,7 +53,7 @@ it('openid-client discovers tokex and performs the RFC 8693 exchange', async () 
   expect(tokens.expiresIn()).toBeGreaterThan(590);
   const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
   const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: config.serverMetadata().issuer, audience: 'https://workspace.internal', typ: 'at+jwt' });
-  expect(payload).toMatchObject({ sub: 'batch-7', scope: 'jobs.read' });
+  expect(payload).toMatchObject({ sub: 'idp:batch-7', scope: 'jobs.read' });
 });
 
 it('openid-client surfaces tokex refusals as standard OAuth errors', async () => {

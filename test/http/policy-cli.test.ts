@@ -98,7 +98,7 @@ describe('tokex policy', () => {
   it('check: warnings keep exit 0, --strict makes them exit 1', () => {
     const lenient = run('policy', 'check', 'policy.yaml');
     expect(lenient.code).toBe(0);
-    expect(lenient.stdout).toContain('policy.yaml:8: rules[0].grant[1].secrets[0]: warning: "*" alone allows every secret in the vault');
+    expect(lenient.stderr).toContain('policy.yaml:8: rules[0].grant[1].secrets[0]: warning: "*" alone allows every secret in the vault');
     expect(run('policy', 'check', 'policy.yaml', '--strict').code).toBe(1);
   });
 });

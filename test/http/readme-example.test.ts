@@ -31,7 +31,7 @@ it('the README quick start: dev-token, then curl the exchange, then verify again
     audience: 'https://workspace.internal',
     typ: 'at+jwt',
   });
-  expect(payload.sub).toBe('alice');
+  expect(payload.sub).toBe('dev:alice');
 });
 
 it('dev-token --roles and --claim shape the caller token; the dev issuer JWKS is served at /dev/jwks.json', async () => {

@@ -71,7 +71,8 @@ describe('POST /token grants', () => {
     const jwks = createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`));
     const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: tokex.env.TOKEX_ISSUER ?? `http://localhost:${tokex.env.PORT}`, audience: WORKSPACE, typ: 'at+jwt' });
     expect(protectedHeader.kid).toBeTruthy();
-    expect(payload).toMatchObject({ sub: 'job-1', client_id: 'client-app', scope: 'jobs.submit', aud: WORKSPACE });
+    // An oidc issuer's caller is named <issuer name>:<sub> (issue 11 item 3).
+    expect(payload).toMatchObject({ sub: 'corp:job-1', client_id: 'client-app', scope: 'jobs.submit', aud: WORKSPACE });
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
     expect(payload.exp! - payload.iat!).toBe(900);
     expect(res.body.expires_in).toBe(900);
@@ -294,7 +295,8 @@ describe('metadata, JWKS, health', () => {
       grant_types_supported: [TOKEN_EXCHANGE],
       token_endpoint_auth_methods_supported: ['none'],
     });
-    expect(meta.scopes_supported).toEqual(['data.read', 'jobs.submit', 'reports.read']);
+    // Metadata reveals no policy unless TOKEX_PUBLISH_SCOPES=true (issue 11 item 14).
+    expect(meta).not.toHaveProperty('scopes_supported');
   });
 
   it('publishes only public key parts', async () => {

@@ -146,9 +146,10 @@ describe('settings', () => {
     expect(module('keyVault').template.outputs.uri!.value).toBe("[reference(resourceId('Microsoft.KeyVault/vaults', parameters('name')), '2026-05-15').vaultUri]");
   });
 
-  it('every TOKEX_* setting the code reads is set (TOKEX_LOCAL_DIR is the local host\'s only)', () => {
+  it('every TOKEX_* setting the code reads is set (TOKEX_LOCAL_DIR is the local host\'s only; TOKEX_PUBLISH_SCOPES an opt-in whose default is the deployed behaviour)', () => {
     const used = new Set([...read('shared/settings.ts').matchAll(/get\('(TOKEX_\w+)'\)/g)].map((m) => m[1]));
     used.delete('TOKEX_LOCAL_DIR');
+    used.delete('TOKEX_PUBLISH_SCOPES');
     expect(used.size).toBeGreaterThanOrEqual(5);
     for (const name of used) expect(Object.keys(settings), name).toContain(name);
   });

@@ -131,7 +131,7 @@ describe('tokex get-token', () => {
     expect([code, stderr]).toEqual([0, '']);
     expect(stdout.trim().split('.')).toHaveLength(3);
     const { payload } = await jwtVerify(stdout.trim(), createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`)), { audience: 'https://workspace.internal' });
-    expect(payload).toMatchObject({ sub: 'batch', scope: 'jobs.submit' });
+    expect(payload).toMatchObject({ sub: 'idp:batch', scope: 'jobs.submit' });
   });
 
   it('--output json and --output env', async () => {

@@ -4,8 +4,8 @@ import { describeCaller } from '../../shared/caller/caller.js';
 
 const ENTRA_ISS = 'https://login.microsoftonline.com/11111111-1111-4111-8111-111111111111/v2.0';
 const entraActor = (extra: Record<string, unknown> = {}) =>
-  describeCaller('corp', { iss: ENTRA_ISS, sub: 'pairwise-sub', oid: 'actor-oid', tid: '11111111-1111-4111-8111-111111111111', roles: ['X'], ...extra });
-const oidcActor = (extra: Record<string, unknown> = {}) => describeCaller('idp', { iss: 'https://idp.example', sub: 'svc-1', oid: 'not-trusted', ...extra });
+  describeCaller('corp', 'entra', { iss: ENTRA_ISS, sub: 'pairwise-sub', oid: 'actor-oid', tid: '11111111-1111-4111-8111-111111111111', roles: ['X'], ...extra });
+const oidcActor = (extra: Record<string, unknown> = {}) => describeCaller('idp', 'oidc', { iss: 'https://idp.example', sub: 'svc-1', oid: 'not-trusted', ...extra });
 
 describe('act (RFC 8693 §4.1)', () => {
   it('names an Entra actor by oid, any other by <issuer name>:<sub> (an oid from a non-Entra issuer is not trusted)', () => {

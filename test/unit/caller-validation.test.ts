@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { remoteIssuerKeys } from '../../shared/caller/issuer-keys.js';
 import { CallerValidator } from '../../shared/caller/validate.js';
 import { TokexError } from '../../shared/errors.js';
-import type { IssuerConfig } from '../../shared/policy/policy.js';
+import type { IssuerConfig } from '../../shared/caller/issuer-config.js';
 import { b64u, FakeIssuer, newRsaKey } from '../fakes/oidc-issuer.js';
 
 let idp: FakeIssuer;
@@ -19,7 +19,7 @@ afterEach(() => {
 
 function config(overrides: Partial<IssuerConfig> = {}): IssuerConfig {
   const issuer = overrides.issuer ?? idp.issuer;
-  return { name: 'idp', kind: 'oidc', issuer, audiences: ['api://tokex'], jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'], discoveryUrl: `${issuer}/.well-known/openid-configuration`, requireScpOrRoles: false, ...overrides };
+  return { name: 'idp', kind: 'oidc', issuer, audiences: ['api://tokex'], jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'], discoveryUrl: `${issuer}/.well-known/openid-configuration`, requireScpOrRoles: false, spaceDelimited: ['scp'], ...overrides };
 }
 
 function validator(overrides: Partial<IssuerConfig> = {}): CallerValidator {

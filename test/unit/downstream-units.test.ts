@@ -58,7 +58,7 @@ class CountingStore implements SecretStore {
 }
 
 describe('secret cache', () => {
-  const secret = (expiresOn: Date | null = null): SecretValue => ({ name: 'a', value: 'v', version: '1', contentType: null, expiresOn });
+  const secret = (expiresOn: Date | null = null): SecretValue => ({ name: 'a', value: 'v', version: '1', contentType: null, expiresOn, notBefore: null });
 
   it('shares one read among concurrent misses and keeps the value at most 5 minutes', async () => {
     let now = 1_000_000;
@@ -95,7 +95,7 @@ describe('Key Vault signing keys', () => {
     return {
       versions: async (): Promise<SecretVersionInfo[]> =>
         [...versions].sort((a, b) => b.createdOn - a.createdOn).map((v) => ({ version: v.version, enabled: v.enabled !== false, createdOn: new Date(v.createdOn) })),
-      get: async (_: string, o?: { version?: string }) => ({ name: 's', value: material.get(o!.version!)!, version: o!.version!, contentType: null, expiresOn: null }),
+      get: async (_: string, o?: { version?: string }) => ({ name: 's', value: material.get(o!.version!)!, version: o!.version!, contentType: null, expiresOn: null, notBefore: null }),
     } as unknown as KeyVaultSecretStore;
   }
   const hour = 3_600_000;

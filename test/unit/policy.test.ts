@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy, PolicyError, type PolicyLoadOptions } from '../../shared/policy/load.js';
 import { holdingRules, rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
 import type { Policy } from '../../shared/policy/policy.js';
+import { policyWarnings } from '../../shared/policy/warnings.js';
 
 const options: PolicyLoadOptions = { ownIssuer: 'https://tokex.example', mode: 'azure' };
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -192,9 +195,9 @@ rules:`).replace(`issuers:
   it('replaces ${TOKEX_*} references with settings, and names the line of one that is unset or not TOKEX_*', () => {
     const text = base.replace('audience: api://tokex', 'audience: ${TOKEX_API_CLIENT_ID}');
     expect(load(text, { ...options, env: { TOKEX_API_CLIENT_ID: OID } }).issuers[0]!.audiences).toEqual([OID]);
-    expect(problems(text)).toEqual(['policy.yaml:4: ${TOKEX_API_CLIENT_ID}: the setting TOKEX_API_CLIENT_ID is not set']);
+    expect(problems(text)).toEqual(['policy.yaml:4: issuers[0].audience: ${TOKEX_API_CLIENT_ID}: the setting TOKEX_API_CLIENT_ID is not set']);
     expect(problems(base.replace('audience: api://tokex', 'audience: ${HOME}'), { ...options, env: { HOME: '/root' } })).toEqual([
-      'policy.yaml:4: ${HOME}: only TOKEX_* settings can be referenced',
+      'policy.yaml:4: issuers[0].audience: ${HOME}: only TOKEX_* settings can be referenced',
     ]);
   });
 
@@ -291,6 +294,48 @@ rules:
     const rules = rulesFor(policy, 'corp', claims);
     expect(secretGrantFor(rules, 'storage-key')?.rule.name).toBe('training-jobs');
     expect(secretGrantFor(rules, 'db-password')).toBeUndefined();
+  });
+});
+
+describe('policy.example.yaml', () => {
+  it('loads with the settings infra/ provides (a reference in a flow list is quoted)', () => {
+    const text = readFileSync(resolve(import.meta.dirname, '../../policy.example.yaml'), 'utf8');
+    const env = { TOKEX_TENANT_ID: TENANT, TOKEX_API_CLIENT_ID: OID, TOKEX_API_APP_ID_URI: 'api://tokex' };
+    expect(load(text, { ...options, env }).issuers.map((i) => i.audiences)).toEqual([[OID], ['api://tokex', OID]]);
+  });
+});
+
+describe('policy warnings', () => {
+  // These tests are about the reserved-secret and never-chosen lints (the risky-choice lints have their own in policy-tooling.test.ts).
+  const warnings = (text: string, reserved: string[] = []) =>
+    policyWarnings(load(text), { reservedSecrets: new Set(reserved) })
+      .filter((w) => !/is not used by any grant|has no condition but its issuer/.test(w.message))
+      .map((w) => `${w.line}: ${w.path}: ${w.message}`);
+  const head = `issuers:\n  - { name: corp, issuer: "https://login.microsoftonline.com/${TENANT}/v2.0", audience: api://tokex }\nidentities:\n  mi: { type: managed-identity }\nrules:\n`;
+
+  it('none for a policy whose every grant can be chosen (a later rule with more scopes is reachable)', () => {
+    expect(warnings(`${head}  - name: read\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: admin\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r, a] }]\n`)).toEqual([]);
+  });
+
+  it('a second grant for the same target in one rule, and an entra grant repeated by a narrower rule, are never chosen', () => {
+    expect(warnings(`${head}  - name: one\n    when: { issuer: corp, claims: { roles: R } }\n    grant:\n      - { minted: "https://j", scopes: [r, a] }\n      - { minted: "https://j", scopes: [a] }\n      - { entra: "https://ml.azure.com", identity: mi }\n  - name: two\n    when: { issuer: corp, claims: { roles: R, oid: ${OID} } }\n    grant: [{ entra: "https://ml.azure.com", identity: mi }, { secrets: [x] }]\n`)).toEqual([
+      expect.stringMatching(/^10: rules\[0\]\.grant\[1\]: never chosen: an earlier grant of this rule has the same target/),
+      expect.stringMatching(/^14: rules\[1\]\.grant\[0\]: never chosen: rule "one" comes first, holds whenever rule "two" does/),
+    ]);
+  });
+
+  it('a rule of another issuer, or with a condition or caller kind the earlier rule does not imply, is not shadowed', () => {
+    expect(warnings(`${head}  - name: one\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: two\n    when: { issuer: corp, claims: { groups: G } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([]);
+    expect(warnings(`${head}  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: anyone\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([]);
+    expect(warnings(`${head}  - name: people\n    when: { issuer: corp, kind: [user, app] }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([
+      expect.stringMatching(/^9: rules\[1\]: rule "users" can never be chosen/),
+    ]);
+  });
+
+  it('a secrets glob covering a reserved name, compared case-insensitively', () => {
+    expect(warnings(`${head}  - name: s\n    when: { issuer: corp }\n    grant: [{ secrets: [Tokex-*, ok-*] }]\n`, ['tokex-signing'])).toEqual([
+      expect.stringMatching(/^8: rules\[0\]\.grant\[0\]\.secrets\[0\]: "Tokex-\*" covers "tokex-signing"/),
+    ]);
   });
 });
 
