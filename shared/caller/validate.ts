@@ -4,9 +4,10 @@ import { GUID } from '../patterns.js';
 import type { IssuerConfig } from './issuer-config.js';
 import { describeCaller, type Caller } from './caller.js';
 import { checkAudience, checkTimeClaims } from './claims.js';
-import { decodeJsonSegment, parseCompactJws } from './decode.js';
+import { decodeJsonSegment, MAX_TOKEN_BYTES, parseCompactJws } from './decode.js';
 import type { IssuerKeys } from './issuer-keys.js';
 import { checkAlgorithm, checkJwsHeader, verifySignature } from './jws.js';
+import { VERIFIED_TOKEN_CACHE_ENTRIES, VerifiedTokens, type VerifiedToken } from './verified-tokens.js';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
@@ -39,6 +40,14 @@ export class CallerRefused extends TokexError {
 export interface CallerValidatorOptions {
   readonly now?: () => number;
   readonly profiles?: Partial<Record<IssuerConfig['kind'], IssuerProfile>>;
+  /** Verified subject tokens remembered (default 10,000; 0 verifies every token afresh). */
+  readonly verifiedTokenCacheEntries?: number;
+}
+
+/** What the validator did, for tests and the bench: signatures checked, tokens found already verified. */
+export interface ValidatorStats {
+  signatureChecks: number;
+  remembered: number;
 }
 
 /** Validates subject tokens per DESIGN.md "Caller validation" (RFC 8725) against the trusted issuers. */
@@ -47,18 +56,32 @@ export class CallerValidator {
   readonly #issuers: readonly TrustedIssuer[];
   readonly #now: () => number;
   readonly #profiles: Partial<Record<IssuerConfig['kind'], IssuerProfile>>;
+  readonly #verified: VerifiedTokens;
+  readonly stats: ValidatorStats = { signatureChecks: 0, remembered: 0 };
 
   constructor(issuers: readonly TrustedIssuer[], options: CallerValidatorOptions = {}) {
     this.#issuers = issuers;
     for (const trusted of issuers) this.#byIssuer.set(trusted.config.issuer, trusted);
     this.#now = options.now ?? (() => Date.now());
     this.#profiles = options.profiles ?? {};
+    this.#verified = new VerifiedTokens(options.verifiedTokenCacheEntries ?? VERIFIED_TOKEN_CACHE_ENTRIES, this.#now);
   }
 
   async validate(token: string): Promise<Caller> {
     let caller: Caller | undefined;
     try {
-      return (caller = await this.#validate(token, (verified) => (caller = verified)));
+      const key = token.length > MAX_TOKEN_BYTES ? undefined : this.#verified.keyOf(token);
+      const known = key === undefined ? undefined : this.#verified.get(key);
+      if (known !== undefined) {
+        this.stats.remembered++;
+        caller = known.caller;
+        // Signature, issuer, audience and the issuer kind's rules held when it was remembered; time moves on.
+        checkTimeClaims(caller.claims, this.#now() / 1000);
+        return caller;
+      }
+      const verified = await this.#validate(token, (c) => (caller = c));
+      if (key !== undefined) this.#verified.remember(key, verified);
+      return verified.caller;
     } catch (err) {
       if (err instanceof TokexError && !(err instanceof CallerRefused) && err.reason !== 'downstream_unavailable' && err.reason !== 'internal_error') {
         throw new CallerRefused(err.reason, err.detail, caller);
@@ -67,7 +90,7 @@ export class CallerValidator {
     }
   }
 
-  async #validate(token: string, verified: (caller: Caller) => void): Promise<Caller> {
+  async #validate(token: string, verified: (caller: Caller) => void): Promise<VerifiedToken> {
     // 1. Shape and header: exactly a compact JWS, nothing that picks its own key.
     const { header, payloadSegment } = parseCompactJws(token);
     checkJwsHeader(header);
@@ -86,7 +109,10 @@ export class CallerValidator {
     profile?.checkHeader?.(header, trusted);
 
     // 3. Signature, with the issuer's own keys.
-    await verifySignature(token, trusted.keys.getKey, config.algorithms);
+    this.stats.signatureChecks++;
+    await verifySignature(token, trusted.keys.getKey, config.algorithms, header);
+    // The key set that verified it, read before anything else can await and let it change.
+    const generation = trusted.keys.generation();
     const caller = describeCaller(config.name, config.kind, claims);
     verified(caller);
 
@@ -95,7 +121,7 @@ export class CallerValidator {
     checkAudience(claims, config.audiences);
     checkIdentityClaims(claims, config.kind);
     profile?.check?.(claims, header, trusted);
-    return caller;
+    return { caller, trusted, generation: generation ?? STALE };
   }
 
   #resolveIssuer(iss: string): TrustedIssuer | undefined {
@@ -126,6 +152,9 @@ function checkIdentityClaims(claims: JWTPayload, kind: IssuerConfig['kind']): vo
     throw new TokexError('missing_claim', kind === 'entra' ? 'neither "oid" nor "sub"' : 'no "sub" claim');
   }
 }
+
+/** A key set of unknown age: what it verified is not remembered. */
+const STALE = { freshUntil: -Infinity } as const;
 
 /** RFC 8725 §3.11 / RFC 9068: `typ` compares case-insensitively, `application/` optional. */
 function normalizeTyp(typ: unknown): string {
