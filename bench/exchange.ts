@@ -31,8 +31,9 @@ const options = new Command()
   .option('--connections <n>', 'concurrent keep-alive connections', (v) => Number(v), 16)
   .option('--tokens <n>', 'distinct subject tokens (each sent once per phase)', (v) => Number(v), 6000)
   .option('--rate <n>', 'requests/s of the fixed-rate latency phase', (v) => Number(v), 1000)
+  .option('--cpu-prof <dir>', 'write a CPU profile of each server run (node --cpu-prof) into this folder')
   .parse()
-  .opts<{ seconds: number; connections: number; tokens: number; rate: number }>();
+  .opts<{ seconds: number; connections: number; tokens: number; rate: number; cpuProf?: string }>();
 
 const CLOCK_TICKS = clockTicks();
 
@@ -58,7 +59,8 @@ interface Server {
 }
 
 async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, [join(root, 'dist/cli/tokex.js'), 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const profile = options.cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf)}`];
+  const child = spawn(process.execPath, [...profile, join(root, 'dist/cli/tokex.js'), 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
