@@ -26,7 +26,7 @@ export class BoundedCache<K, V> {
   constructor(options: BoundedCacheOptions) {
     if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0) throw new RangeError('maxEntries must be a non-negative integer');
     this.#max = options.maxEntries;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => Date.now());
   }
 
   get size(): number {
