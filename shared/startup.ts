@@ -18,6 +18,7 @@ import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
 import { loadOrCreateKeyFile } from './keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKeys } from './keys/signing-key.js';
 import { loadPolicyFile } from './policy/load.js';
+import { indexRules } from './policy/match.js';
 import type { Policy } from './policy/policy.js';
 import type { Settings } from './settings.js';
 import type { Tokex } from './tokex.js';
@@ -45,6 +46,7 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
     mode: settings.mode,
     env: settings.env,
   });
+  indexRules(policy);
   const issuers: TrustedIssuer[] = policy.issuers.map(
     (config) => builtIns.find((b) => b.config.name === config.name) ?? { config, keys: remoteIssuerKeys(config, now) },
   );
