@@ -60,7 +60,10 @@ interface Server {
 
 async function startServer(env: Record<string, string>): Promise<Server> {
   const profile = options.cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf)}`];
-  const child = spawn(process.execPath, [...profile, join(root, 'dist/cli/tokex.js'), 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...profile, join(root, 'dist/cli/tokex.js'), 'serve'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -131,8 +134,13 @@ async function joseBound(issuerKey: SigningKey, signer: SigningKey, settings: Se
   let n = 0;
   for (; performance.now() < end; n++) {
     const { payload } = await jwtVerify(tokens[n % tokens.length]!, keys, { algorithms: ['RS256'], issuer: devIssuerUrl(settings) });
-    await new SignJWT({ scope: 'jobs.read' }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: signer.kid })
-      .setSubject(payload.sub!).setAudience('https://workspace.internal').setIssuedAt().setExpirationTime('10m').sign(signer.privateKey);
+    await new SignJWT({ scope: 'jobs.read' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: signer.kid })
+      .setSubject(payload.sub!)
+      .setAudience('https://workspace.internal')
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(signer.privateKey);
   }
   return n / seconds;
 }
@@ -147,7 +155,11 @@ interface LoadResult {
 }
 
 /** One autocannon phase against `server`, with the server's CPU over exactly that phase. */
-async function load(server: Server, bodies: readonly string[], shape: { amount?: number; duration?: number; overallRate?: number; connections?: number }): Promise<LoadResult> {
+async function load(
+  server: Server,
+  bodies: readonly string[],
+  shape: { amount?: number; duration?: number; overallRate?: number; connections?: number },
+): Promise<LoadResult> {
   let next = 0;
   const before = cpuMicros(server.child.pid!);
   const result = await autocannon({
@@ -156,16 +168,18 @@ async function load(server: Server, bodies: readonly string[], shape: { amount?:
     ...(shape.amount !== undefined && { amount: shape.amount }),
     ...(shape.duration !== undefined && { duration: shape.duration }),
     ...(shape.overallRate !== undefined && { overallRate: shape.overallRate }),
-    requests: [{
-      method: 'POST',
-      path: '/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
-    }],
+    requests: [
+      {
+        method: 'POST',
+        path: '/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
+      },
+    ],
   });
   const cpu = cpuMicros(server.child.pid!) - before;
   const ok = result['2xx'];
-  const seconds = result.duration > 0 ? result.duration : shape.duration ?? 1;
+  const seconds = result.duration > 0 ? result.duration : (shape.duration ?? 1);
   return {
     rate: ok / seconds,
     ok,
@@ -184,18 +198,26 @@ async function inProcess(settings: Settings, bodies: readonly string[], concurre
   const tokex = { ...started, auditor: benchAuditor(createWriteStream('/dev/null')) };
   const encoded = bodies.map((b) => Buffer.from(b));
   // Warm the JIT on a few requests outside the measurement.
-  for (let i = 0; i < 200; i++) await exchangeToken(tokex, { contentType: 'application/x-www-form-urlencoded', body: encoded[i]!, clientIp: '127.0.0.1', correlationId: randomUUID() });
+  for (let i = 0; i < 200; i++)
+    await exchangeToken(tokex, { contentType: 'application/x-www-form-urlencoded', body: encoded[i]!, clientIp: '127.0.0.1', correlationId: randomUUID() });
   let next = 200;
   let ok = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < encoded.length) {
-      const body = encoded[next++]!;
-      const result = await exchangeToken(tokex, { contentType: 'application/x-www-form-urlencoded', body, clientIp: '127.0.0.1', correlationId: randomUUID() });
-      if (result.status === 200) ok++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < encoded.length) {
+        const body = encoded[next++]!;
+        const result = await exchangeToken(tokex, {
+          contentType: 'application/x-www-form-urlencoded',
+          body,
+          clientIp: '127.0.0.1',
+          correlationId: randomUUID(),
+        });
+        if (result.status === 200) ok++;
+      }
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(cpu0);
   await tokex.auditor.flush();
@@ -253,11 +275,17 @@ async function main(): Promise<void> {
   console.log(`  ${f0(bound)} /s per CPU second (${boundUs.toFixed(1)} µs of CPU each; ${f0(measured.wall)} /s of wall time)`);
   console.log(`  jose/WebCrypto path for reference: ${f0(jose)} /s of wall time, ${ratio(jose, measured.wall)} of the wall-time bound`);
   console.log(`minted exchanges over HTTP (loopback, keep-alive, ${options.connections} connections):`);
-  console.log(`  distinct tokens  ${f0(distinct.rate).padStart(6)} /s   ${ratio(distinct.rate, bound)} of bound   server CPU ${f0(distinct.cpuPerExchangeUs)} µs/exchange = ${(distinct.cpuPerExchangeUs / boundUs).toFixed(1)}× crypto   (${distinct.ok} × 200, ${distinct.failed} other)`);
-  console.log(`  repeated token   ${f0(same.rate).padStart(6)} /s   ${ratio(same.rate, bound)} of bound   server CPU ${f0(same.cpuPerExchangeUs)} µs/exchange = ${(same.cpuPerExchangeUs / boundUs).toFixed(1)}× crypto   (${same.ok} × 200, ${same.failed} other)`);
+  console.log(
+    `  distinct tokens  ${f0(distinct.rate).padStart(6)} /s   ${ratio(distinct.rate, bound)} of bound   server CPU ${f0(distinct.cpuPerExchangeUs)} µs/exchange = ${(distinct.cpuPerExchangeUs / boundUs).toFixed(1)}× crypto   (${distinct.ok} × 200, ${distinct.failed} other)`,
+  );
+  console.log(
+    `  repeated token   ${f0(same.rate).padStart(6)} /s   ${ratio(same.rate, bound)} of bound   server CPU ${f0(same.cpuPerExchangeUs)} µs/exchange = ${(same.cpuPerExchangeUs / boundUs).toFixed(1)}× crypto   (${same.ok} × 200, ${same.failed} other)`,
+  );
   console.log(`  at ${options.rate} requests/s (distinct tokens): p50 ${paced.p50} ms, p99 ${paced.p99} ms   (${paced.ok} × 200, ${paced.failed} other)`);
   console.log(`in-process exchangeToken() (no HTTP, distinct tokens, ${options.connections} concurrent):`);
-  console.log(`  ${f0(inproc.perCpuSecond)} /s per CPU second   ${ratio(inproc.perCpuSecond, bound)} of bound   (${f0(inproc.rate)} /s of wall time, ${ratio(inproc.rate, measured.wall)} of the wall-time bound; ${inproc.ok} × 200)`);
+  console.log(
+    `  ${f0(inproc.perCpuSecond)} /s per CPU second   ${ratio(inproc.perCpuSecond, bound)} of bound   (${f0(inproc.rate)} /s of wall time, ${ratio(inproc.rate, measured.wall)} of the wall-time bound; ${inproc.ok} × 200)`,
+  );
   console.log(`(${elapsed.toFixed(0)} s of load phases; on a shared machine other processes skew every figure)`);
 }
 

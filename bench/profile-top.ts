@@ -5,7 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
 const [file, count = '25'] = process.argv.slice(2);
 if (file === undefined) throw new Error('usage: profile-top <file.cpuprofile> [n]');
 const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] };

@@ -1,4 +1,4 @@
-import { constants, KeyObject, verify, webcrypto } from 'node:crypto';
+import { constants, KeyObject, verify, type webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 /** WebCrypto's CryptoKey class (a global in Node 20; not on `webcrypto` there). */
@@ -19,7 +19,10 @@ interface Algorithm {
 
 const rsa = (bits: number): Algorithm => ({ name: 'RSASSA-PKCS1-v1_5', hash: `SHA-${bits}`, minRsaBits: 2048, digest: `sha${bits}`, options: {} });
 const pss = (bits: number): Algorithm => ({
-  name: 'RSA-PSS', hash: `SHA-${bits}`, minRsaBits: 2048, digest: `sha${bits}`,
+  name: 'RSA-PSS',
+  hash: `SHA-${bits}`,
+  minRsaBits: 2048,
+  digest: `sha${bits}`,
   // RFC 7518 §3.5: the salt is as long as the hash, exactly (WebCrypto's saltLength, as jose sets it).
   options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: bits / 8 },
 });
@@ -27,9 +30,15 @@ const pss = (bits: number): Algorithm => ({
 const ecdsa = (namedCurve: string, bits: number): Algorithm => ({ name: 'ECDSA', namedCurve, digest: `sha${bits}`, options: { dsaEncoding: 'ieee-p1363' } });
 
 const ALGORITHMS: Readonly<Record<string, Algorithm>> = {
-  RS256: rsa(256), RS384: rsa(384), RS512: rsa(512),
-  PS256: pss(256), PS384: pss(384), PS512: pss(512),
-  ES256: ecdsa('P-256', 256), ES384: ecdsa('P-384', 384), ES512: ecdsa('P-521', 512),
+  RS256: rsa(256),
+  RS384: rsa(384),
+  RS512: rsa(512),
+  PS256: pss(256),
+  PS384: pss(384),
+  PS512: pss(512),
+  ES256: ecdsa('P-256', 256),
+  ES384: ecdsa('P-384', 384),
+  ES512: ecdsa('P-521', 512),
   EdDSA: { name: 'Ed25519', digest: null, options: {} },
 };
 
@@ -61,7 +70,10 @@ export function keyVerifier(key: unknown, alg: string): Verifier | undefined {
       return false;
     }
   };
-  if (!byAlg) verifiers.set(key, (byAlg = new Map()));
+  if (!byAlg) {
+    byAlg = new Map();
+    verifiers.set(key, byAlg);
+  }
   byAlg.set(alg, verifier);
   return verifier;
 }
@@ -70,8 +82,10 @@ function checkCryptoKey(key: CryptoKey, alg: string, expected: Algorithm): void 
   const algorithm = key.algorithm as { name: string; hash?: { name: string }; namedCurve?: string; modulusLength?: number };
   if (key.type !== 'public') throw new TypeError(`CryptoKey instances must be of type "public" for the ${alg} algorithm`);
   if (algorithm.name !== expected.name) throw new TypeError(`CryptoKey does not support this operation, its algorithm.name must be ${expected.name}`);
-  if (expected.hash && algorithm.hash?.name !== expected.hash) throw new TypeError(`CryptoKey does not support this operation, its algorithm.hash must be ${expected.hash}`);
-  if (expected.namedCurve && algorithm.namedCurve !== expected.namedCurve) throw new TypeError(`CryptoKey does not support this operation, its algorithm.namedCurve must be ${expected.namedCurve}`);
+  if (expected.hash && algorithm.hash?.name !== expected.hash)
+    throw new TypeError(`CryptoKey does not support this operation, its algorithm.hash must be ${expected.hash}`);
+  if (expected.namedCurve && algorithm.namedCurve !== expected.namedCurve)
+    throw new TypeError(`CryptoKey does not support this operation, its algorithm.namedCurve must be ${expected.namedCurve}`);
   if (!key.usages.includes('verify')) throw new TypeError('CryptoKey does not support this operation, its usages must include verify.');
   if (expected.minRsaBits && !(typeof algorithm.modulusLength === 'number' && algorithm.modulusLength >= expected.minRsaBits)) {
     throw new TypeError(`${alg} requires key modulusLength to be 2048 bits or larger`);

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { BoundedCache } from '../../shared/cache/bounded-cache.js';
 
 function clock(start = 1_000_000) {
-  const c = { now: start, tick: (ms: number) => void (c.now += ms) };
+  const c = {
+    now: start,
+    tick(ms: number) {
+      c.now += ms;
+    },
+  };
   return c;
 }
 

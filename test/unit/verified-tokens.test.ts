@@ -11,7 +11,19 @@ import type { IssuerConfig } from '../../shared/policy/policy.js';
 import { FakeIssuer, newRsaKey, type IssuerKey } from '../fakes/oidc-issuer.js';
 
 function config(name: string, issuer: string, overrides: Partial<IssuerConfig> = {}): IssuerConfig {
-  return { name, kind: 'oidc', issuer, audiences: ['api://tokex'], jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'], discoveryUrl: `${issuer}/.well-known/openid-configuration`, requireScpOrRoles: false, ...overrides };
+  return {
+    name,
+    kind: 'oidc',
+    issuer,
+    audiences: ['api://tokex'],
+    jwksUri: undefined,
+    algorithms: ['RS256'],
+    tenants: undefined,
+    types: ['JWT'],
+    discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+    requireScpOrRoles: false,
+    ...overrides,
+  };
 }
 
 /** Static keys whose key set can be replaced, as a refetch would (a stand-in for our own IssuerKeys interface). */
@@ -48,7 +60,8 @@ beforeAll(async () => {
 afterAll(async () => Promise.all([idp.close(), other.close()]));
 afterEach(() => vi.useRealTimers());
 
-const good = (fake: FakeIssuer, claims: Record<string, unknown> = {}, expiresIn = 3600) => fake.token({ sub: 'svc', aud: 'api://tokex', ...claims }, { expiresIn });
+const good = (fake: FakeIssuer, claims: Record<string, unknown> = {}, expiresIn = 3600) =>
+  fake.token({ sub: 'svc', aud: 'api://tokex', ...claims }, { expiresIn });
 const staticIssuer = (fake: FakeIssuer): TrustedIssuer => ({ config: config(fake === idp ? 'a' : 'b', fake.issuer), keys: staticIssuerKeys(fake.jwks()) });
 
 describe('verified-token cache', () => {
@@ -90,7 +103,7 @@ describe('verified-token cache', () => {
     expect(v.stats).toEqual({ signatureChecks: 1, remembered: 1 });
   });
 
-  it('an entry lasts until the token\'s exp, then the token is checked in full (and refused once past the tolerance)', async () => {
+  it("an entry lasts until the token's exp, then the token is checked in full (and refused once past the tolerance)", async () => {
     let now = Date.now();
     const v = new CallerValidator([staticIssuer(idp)], { now: () => now });
     const token = await good(idp, {}, 120);
@@ -130,11 +143,14 @@ describe('verified-token cache', () => {
     expect(v.stats).toEqual({ signatureChecks: 2, remembered: 1 });
   });
 
-  it('per issuer entry: a rotation at one issuer leaves the other issuer\'s entries alone', async () => {
+  it("per issuer entry: a rotation at one issuer leaves the other issuer's entries alone", async () => {
     const ka = await newRsaKey('ka');
     const kb = await newRsaKey('kb');
     const a = rotatableKeys(ka);
-    const v = new CallerValidator([{ config: config('a', idp.issuer), keys: a }, { config: config('b', other.issuer), keys: rotatableKeys(kb) }]);
+    const v = new CallerValidator([
+      { config: config('a', idp.issuer), keys: a },
+      { config: config('b', other.issuer), keys: rotatableKeys(kb) },
+    ]);
     const fromA = await idp.token({ sub: 'svc', aud: 'api://tokex' }, { key: ka });
     const fromB = await other.token({ sub: 'svc', aud: 'api://tokex' }, { key: kb });
     expect((await v.validate(fromA)).issuerName).toBe('a');
