@@ -6,7 +6,7 @@
  * latency at a fixed rate; and exchangeToken() in-process with no HTTP. It reports; it does not
  * pass or fail. Loopback only, about a minute in all.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createPublicKey, randomUUID, sign, verify } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { Command } from 'commander';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { DEV_AUDIENCE, devIssuerUrl, devJwks, devTrustedIssuer, loadDevIssuerKey } from '../local/dev-issuer.js';
 import { exchangeToken } from '../shared/exchange/token-exchange.js';
-import { generateSigningKey, signingKeyFrom, type SigningKey } from '../shared/keys/signing-key.js';
+import { generateSigningKey, type SigningKey, signingKeyFrom } from '../shared/keys/signing-key.js';
 import { loadSettings, type Settings } from '../shared/settings.js';
 import { startTokex } from '../shared/startup.js';
 import { benchAuditor } from './bench-auditor.js';

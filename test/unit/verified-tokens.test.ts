@@ -4,11 +4,11 @@
  * its own `exp`, or turn a refusal into a success.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { remoteIssuerKeys, staticIssuerKeys, type IssuerKeys, type KeySetGeneration } from '../../shared/caller/issuer-keys.js';
+import { type IssuerKeys, type KeySetGeneration, remoteIssuerKeys, staticIssuerKeys } from '../../shared/caller/issuer-keys.js';
 import { CallerRefused, CallerValidator, type TrustedIssuer } from '../../shared/caller/validate.js';
 import { TokexError } from '../../shared/errors.js';
 import type { IssuerConfig } from '../../shared/policy/policy.js';
-import { FakeIssuer, newRsaKey, type IssuerKey } from '../fakes/oidc-issuer.js';
+import { FakeIssuer, type IssuerKey, newRsaKey } from '../fakes/oidc-issuer.js';
 
 function config(name: string, issuer: string, overrides: Partial<IssuerConfig> = {}): IssuerConfig {
   return {
