@@ -8,10 +8,11 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createPublicKey, randomUUID, sign, verify } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
@@ -194,8 +195,16 @@ async function load(
 async function inProcess(settings: Settings, bodies: readonly string[], concurrency: number): Promise<{ rate: number; perCpuSecond: number; ok: number }> {
   const dev = await devTrustedIssuer(settings);
   const started = await startTokex(settings, { builtInIssuers: [dev] });
-  // The production audit writer, pointed at /dev/null instead of this process's stdout.
-  const tokex = { ...started, auditor: benchAuditor(createWriteStream('/dev/null')) };
+  // The production audit writer, pointed at /dev/null instead of this process's stdout, written
+  // synchronously as Node writes a stdout that is a file (the server's, in this bench).
+  const devNull = openSync('/dev/null', 'w');
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      writeSync(devNull, chunk);
+      done();
+    },
+  });
+  const tokex = { ...started, auditor: benchAuditor(sink) };
   const encoded = bodies.map((b) => Buffer.from(b));
   // Warm the JIT on a few requests outside the measurement.
   for (let i = 0; i < 200; i++)
