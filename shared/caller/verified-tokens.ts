@@ -51,6 +51,10 @@ export class VerifiedTokens {
   remember(key: string, verified: VerifiedToken): void {
     const exp = verified.caller.claims.exp;
     if (typeof exp !== 'number') return;
+    // Later requests share these objects: none of them may change what an earlier one verified.
+    for (const value of Object.values(verified.caller.claims)) if (typeof value === 'object' && value !== null) Object.freeze(value);
+    Object.freeze(verified.caller.claims);
+    Object.freeze(verified.caller);
     this.#cache.set(key, verified, Math.min(exp * 1000, verified.generation.freshUntil));
   }
 }

@@ -72,6 +72,8 @@ describe('verified-token cache', () => {
     const second = await v.validate(token);
     expect(second).toBe(first);
     expect(v.stats).toEqual({ signatureChecks: 1, remembered: 1 });
+    // Shared between requests, so nobody can change what was verified.
+    expect(Object.isFrozen(second) && Object.isFrozen(second.claims)).toBe(true);
   });
 
   it('with the cache off (0 entries) every presentation is verified', async () => {
