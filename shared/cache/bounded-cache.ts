@@ -20,6 +20,8 @@ export class BoundedCache<K, V> {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
   readonly #entries = new Map<K, { readonly value: V; readonly until: number }>();
   readonly #loading = new Map<K, Promise<V>>();
+  /** The key last inserted or moved to the end. */
+  #newest: K | undefined;
   readonly #max: number;
   readonly #now: () => number;
 
@@ -37,26 +39,36 @@ export class BoundedCache<K, V> {
   get(key: K): V | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.until <= this.#now()) return undefined;
-    this.#entries.set(key, entry);
+    if (entry.until <= this.#now()) {
+      this.delete(key);
+      return undefined;
+    }
+    // Already the most recently used (a token presented again and again): nothing to move.
+    if (key !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      this.#newest = key;
+    }
     return entry.value;
   }
 
   /** Keeps `value` until `until`; one already past is not kept. Evicts the least recently used beyond the bound. */
   set(key: K, value: V, until: number): void {
-    this.#entries.delete(key);
+    this.delete(key);
     if (this.#max === 0 || !(until > this.#now())) return;
     this.#entries.set(key, { value, until });
+    this.#newest = key;
     if (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value as K);
   }
 
   delete(key: K): void {
     this.#entries.delete(key);
+    if (key === this.#newest) this.#newest = undefined;
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#newest = undefined;
   }
 
   /**

@@ -43,6 +43,19 @@ describe('BoundedCache', () => {
     expect(cache.size).toBe(3);
   });
 
+  it('using the most recent entry again and again keeps the order of the others', () => {
+    const t = clock();
+    const cache = new BoundedCache<string, number>({ maxEntries: 2, now: () => t.now });
+    cache.set('old', 1, t.now + 1000);
+    cache.set('hot', 2, t.now + 1000);
+    for (let i = 0; i < 3; i++) expect(cache.get('hot')).toBe(2);
+    cache.set('new', 3, t.now + 1000);
+    expect([cache.get('old'), cache.get('hot'), cache.get('new')]).toEqual([undefined, 2, 3]);
+    cache.delete('new');
+    cache.set('again', 4, t.now + 1000);
+    expect([cache.get('hot'), cache.get('again'), cache.size]).toEqual([2, 4, 2]);
+  });
+
   it('concurrent misses share one load; the loaded value is kept until the deadline it names', async () => {
     const t = clock();
     const cache = new BoundedCache<string, string>({ maxEntries: 10, now: () => t.now });
