@@ -15,7 +15,8 @@ const TEMPLATE = '{tenantid}';
 export const entraProfile: IssuerProfile = {
   // A multi-tenant entry matches any `iss` of its shape; check() then demands the token's own tenant.
   resolveIssuer(iss, issuers) {
-    return issuers.find((t) => matchesTemplate(t.config, iss));
+    for (const trusted of issuers) if (matchesTemplate(trusted.config, iss)) return trusted;
+    return undefined;
   },
 
   checkHeader(header) {
@@ -31,7 +32,7 @@ export const entraProfile: IssuerProfile = {
     const iss = claims.iss as string;
     if (config.issuer.includes(TEMPLATE)) {
       if (config.issuer.replaceAll(TEMPLATE, tid) !== iss) throw new TokexError('wrong_issuer', '"iss" does not name the tenant in "tid"');
-    } else if (tenantOf(config.issuer)?.toLowerCase() !== tid.toLowerCase()) {
+    } else if (configuredTenant(config.issuer) !== tid.toLowerCase()) {
       throw new TokexError('wrong_issuer', '"tid" is not the tenant of the issuer');
     }
     if (config.tenants && !config.tenants.includes(tid.toLowerCase())) throw new TokexError('tenant_not_allowed', 'tenant is not on the issuer\'s tenants list');
@@ -59,9 +60,25 @@ export function matchesTemplate(config: Pick<IssuerConfig, 'kind' | 'issuer'>, i
   return config.kind === 'entra' && config.issuer.includes(TEMPLATE) && templatePattern(config.issuer).test(iss);
 }
 
+/** Compiled once per issuer template (the policy's few), not per request. */
+const templatePatterns = new Map<string, RegExp>();
+
 function templatePattern(template: string): RegExp {
-  const [before, after] = template.split(TEMPLATE).map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) as [string, string];
-  return new RegExp(`^${before}[^/]+${after}$`);
+  let pattern = templatePatterns.get(template);
+  if (pattern === undefined) {
+    const [before, after] = template.split(TEMPLATE).map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) as [string, string];
+    pattern = new RegExp(`^${before}[^/]+${after}$`);
+    templatePatterns.set(template, pattern);
+  }
+  return pattern;
+}
+
+/** The lower-cased tenant of a configured fixed issuer, parsed once per issuer rather than per request. */
+const configuredTenants = new Map<string, string | undefined>();
+
+function configuredTenant(issuer: string): string | undefined {
+  if (!configuredTenants.has(issuer)) configuredTenants.set(issuer, tenantOf(issuer)?.toLowerCase());
+  return configuredTenants.get(issuer);
 }
 
 /** The tenant named in a fixed Entra issuer URL: its first path segment that is a GUID. */
