@@ -310,6 +310,15 @@ async function main(): Promise<void> {
   console.log(
     `  ${f0(inproc.perCpuSecond)} /s per CPU second   ${ratio(inproc.perCpuSecond, bound)} of bound   (${f0(inproc.rate)} /s of wall time, ${ratio(inproc.rate, measured.wall)} of the wall-time bound; ${inproc.ok} × 200)`,
   );
+  // Issue 14's targets for these machines, each against this run's figures.
+  const targets: [string, boolean][] = [
+    ['HTTP distinct ≥ 0.25 of bound', distinct.rate / bound >= 0.25],
+    ['HTTP repeated ≥ 0.3', same.rate / bound >= 0.3],
+    ['server CPU ≤ 4× crypto', distinct.cpuPerExchangeUs / boundUs <= 4],
+    ['in-process ≥ 0.6', inproc.perCpuSecond / bound >= 0.6],
+    [`p99 ≤ 5 ms at ${options.rate}/s`, paced.p99 <= 5],
+  ];
+  console.log(`targets: ${targets.map(([name, met]) => `${name} ${met ? 'met' : 'NOT met'}`).join('; ')}`);
   console.log(`(${elapsed.toFixed(0)} s of load phases; on a shared machine other processes skew every figure)`);
 }
 
