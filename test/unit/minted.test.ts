@@ -14,7 +14,7 @@ describe('mintAccessToken', () => {
     it(`${alg}: verifies with jose against the JWKS, with the header and claims of an at+jwt`, async () => {
       const key = await signingKeyFrom(JSON.stringify(generateSigningKey(alg)), 'test');
       const now = Math.floor(Date.now() / 1000);
-      const caller = describeCaller('idp', { iss: 'https://idp.example', sub: 'svc', azp: 'app-1', exp: now + 3600, tid: 't', oid: 'o' });
+      const caller = describeCaller('idp', 'entra', { iss: 'https://idp.example', sub: 'svc', azp: 'app-1', exp: now + 3600, tid: 't', oid: 'o' });
       const minted = await mintAccessToken(key, {
         issuer: 'https://tokex.example',
         caller,

@@ -4,10 +4,10 @@
  * its own `exp`, or turn a refusal into a success.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { IssuerConfig } from '../../shared/caller/issuer-config.js';
 import { type IssuerKeys, type KeySetGeneration, remoteIssuerKeys, staticIssuerKeys } from '../../shared/caller/issuer-keys.js';
 import { CallerRefused, CallerValidator, type TrustedIssuer } from '../../shared/caller/validate.js';
 import { TokexError } from '../../shared/errors.js';
-import type { IssuerConfig } from '../../shared/policy/policy.js';
 import { FakeIssuer, type IssuerKey, newRsaKey } from '../fakes/oidc-issuer.js';
 
 function config(name: string, issuer: string, overrides: Partial<IssuerConfig> = {}): IssuerConfig {
@@ -22,6 +22,7 @@ function config(name: string, issuer: string, overrides: Partial<IssuerConfig> =
     types: ['JWT'],
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
     requireScpOrRoles: false,
+    spaceDelimited: ['scp'],
     ...overrides,
   };
 }
