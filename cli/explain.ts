@@ -54,6 +54,7 @@ export interface Explanation {
 const NO_KEYS: IssuerKeys = {
   getKey: () => Promise.reject(new TokexError('unknown_key', 'no keys given to explain')),
   jwks: () => undefined,
+  generation: () => undefined,
 };
 
 /**

@@ -21,9 +21,16 @@ export function correlationIdOf(context: InvocationContext): string {
 export function clientIpOf(request: HttpRequest): string | undefined {
   const last = request.headers.get('x-forwarded-for')?.split(',').pop()?.trim();
   if (!last) return undefined;
-  const candidates = [last, last.replace(/^\[(.*)\](:\d+)?$/, '$1'), last.replace(/:\d+$/, '')];
-  return candidates.find((c) => isIP(c) !== 0);
+  if (isIP(last) !== 0) return last;
+  const unbracketed = last.replace(BRACKETED, '$1');
+  if (isIP(unbracketed) !== 0) return unbracketed;
+  const portless = last.replace(PORT, '');
+  return isIP(portless) !== 0 ? portless : undefined;
 }
+
+/** `[v6]` or `[v6]:port`, and `:port`: what may surround the address in an X-Forwarded-For entry. */
+const BRACKETED = /^\[(.*)\](:\d+)?$/;
+const PORT = /:\d+$/;
 
 /** Reads at most `limit + 1` bytes: enough to tell a body is too large without buffering all of it. */
 export async function readBody(request: HttpRequest, limit: number): Promise<Uint8Array> {

@@ -54,6 +54,7 @@ export type StaticRoutes = Readonly<Record<string, () => unknown>>;
  */
 export async function startLocalHost(routes: readonly Route[], options: LocalHostOptions): Promise<LocalHost> {
   const timeouts = options.timeouts ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, checkIntervalMs: 1_000 };
+  const compiled = routes.map(compileRoute);
   const server = createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
     keepAliveTimeout: 5_000,
@@ -61,7 +62,7 @@ export async function startLocalHost(routes: readonly Route[], options: LocalHos
     requestTimeout: timeouts.requestMs,
     connectionsCheckingInterval: timeouts.checkIntervalMs,
   }, (req, res) => {
-    serve(routes, options, req, res).catch((err: unknown) => {
+    serve(compiled, options, req, res).catch((err: unknown) => {
       // A client cut off mid-body (the request timeout answered 408) is gone: nothing to answer, no bug.
       if (res.writableEnded || res.destroyed) return log.warn('client gone before its request was read', { error: (err as Error).name });
       log.error('local host failed to answer', { error: (err as Error).name });
@@ -86,22 +87,64 @@ export async function startLocalHost(routes: readonly Route[], options: LocalHos
   };
 }
 
-async function serve(routes: readonly Route[], options: LocalHostOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** A route as the host matches it: its template split once, its log handler made once. */
+interface CompiledRoute {
+  readonly route: Route;
+  /** Literal segments as strings, `{name}` segments as the parameter name in an array. */
+  readonly segments: readonly (string | readonly [string])[];
+  readonly logHandler: (level: string, ...args: unknown[]) => void;
+}
+
+function compileRoute(route: Route): CompiledRoute {
+  return {
+    route,
+    segments: route.route.split('/').map((w) => {
+      const param = /^\{(\w+)\}$/.exec(w);
+      return param ? ([param[1]!] as const) : w;
+    }),
+    logHandler: (level, ...args) => log[level === 'error' || level === 'critical' ? 'error' : 'warn'](args.map(String).join(' '), { function: route.name }),
+  };
+}
+
+/** A path of plain characters, not starting with `//`: URL would not change it, so it is used as it is. */
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9\-._~/]*$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
+/** The request target's path and query; anything unusual is normalised by URL exactly as before. */
+function splitTarget(target: string): { pathname: string; search: string } {
+  const q = target.indexOf('?');
+  const pathname = q < 0 ? target : target.slice(0, q);
+  if (PLAIN_PATH.test(pathname) && !DOT_SEGMENT.test(pathname)) return { pathname, search: q < 0 ? '' : target.slice(q) };
+  const url = new URL(target, 'http://localhost');
+  return { pathname: url.pathname, search: url.search };
+}
+
+async function serve(routes: readonly CompiledRoute[], options: LocalHostOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const extra = options.extra ?? {};
   const malformed = malformedRequestLine(req);
   if (malformed !== undefined) return refuse(req, res, malformed, options.onRefused);
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const path = url.pathname.replace(/^\/+/, '');
-  const staticRoute = extra[url.pathname];
+  const { pathname, search } = splitTarget(req.url ?? '/');
+  const path = pathname.replace(/^\/+/, '');
+  const staticRoute = extra[pathname];
   if (staticRoute && req.method === 'GET') {
     return send(res, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }, Buffer.from(JSON.stringify(staticRoute())));
   }
-  const matches = routes.map((r) => ({ r, params: matchRoute(r.route, path) })).filter((m) => m.params !== undefined);
-  const match = matches.find((m) => m.r.methods.includes(req.method as Route['methods'][number]));
+  let match: { compiled: CompiledRoute; params: Record<string, string> } | undefined;
+  let allowed: Route['methods'][number][] | undefined;
+  for (const compiled of routes) {
+    const params = matchSegments(compiled.segments, path);
+    if (params === undefined) continue;
+    if (compiled.route.methods.includes(req.method as Route['methods'][number])) {
+      match = { compiled, params };
+      break;
+    }
+    allowed ??= [];
+    allowed.push(...compiled.route.methods);
+  }
   if (!match) {
     req.resume();
-    if (matches.length > 0) {
-      const allow = matches.flatMap((m) => m.r.methods).join(', ');
+    if (allowed) {
+      const allow = allowed.join(', ');
       return send(
         res,
         405,
@@ -114,7 +157,8 @@ async function serve(routes: readonly Route[], options: LocalHostOptions, req: I
 
   const body = await readCapped(req, MAX_BUFFERED_BODY_BYTES);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
+  for (const name in req.headers) {
+    const value = req.headers[name];
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   // The front end in Azure appends the client address; here it is the socket's, never the client's say.
@@ -123,20 +167,29 @@ async function serve(routes: readonly Route[], options: LocalHostOptions, req: I
     method: req.method ?? 'GET',
     url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
     headers,
-    params: match.params ?? {},
+    // The query as a map, as the Functions host hands it over (and HttpRequest then parses no URL).
+    query: search === '' ? {} : Object.fromEntries(new URLSearchParams(search)),
+    params: match.params,
     ...(body.byteLength > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? { body: { bytes: body } } : {}),
   });
-  const context = new InvocationContext({
-    invocationId: randomUUID(),
-    functionName: match.r.name,
-    logHandler: (level, ...args) => log[level === 'error' || level === 'critical' ? 'error' : 'warn'](args.map(String).join(' '), { function: match.r.name }),
-  });
-  const init = await match.r.handler(request, context);
-  const response = new HttpResponse(init as ConstructorParameters<typeof HttpResponse>[0]);
+  const context = new InvocationContext({ invocationId: randomUUID(), functionName: match.compiled.route.name, logHandler: match.compiled.logHandler });
+  const init = (await match.compiled.route.handler(request, context)) as ConstructorParameters<typeof HttpResponse>[0] & {};
+  // A JSON answer (every tokex handler's): status and headers through HttpResponse as in Azure, the
+  // body serialised here exactly as HttpResponse would (JSON.stringify, application/json unless set)
+  // instead of read back through its web stream, which costs more than the rest of the answer.
+  const json = init.jsonBody !== undefined && init.body === undefined && !NULL_BODY_STATUSES.has(init.status ?? 200);
+  const response = new HttpResponse(json ? { ...init, jsonBody: undefined } : init);
   const out: Record<string, string> = {};
   for (const [name, value] of response.headers) out[name] = value;
+  if (json) {
+    out['content-type'] ??= 'application/json';
+    return send(res, response.status, out, Buffer.from(JSON.stringify(init.jsonBody)));
+  }
   send(res, response.status, out, Buffer.from(await response.arrayBuffer()));
 }
+
+/** Statuses that never carry a body (HttpResponse drops one). */
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
 /**
  * What Azure's front end would never pass on: an absolute-form request target (`POST http://x/token`,
@@ -148,13 +201,21 @@ function malformedRequestLine(req: IncomingMessage): string | undefined {
   if (host === undefined) return undefined;
   // RFC 9110 §7.2: uri-host [ ":" port ]; URL parsing alone would forgive userinfo, a path or spaces.
   if (!HOST_HEADER.test(host)) return 'the Host header is malformed';
-  try {
-    new URL(`http://${host}`);
-  } catch {
-    return 'the Host header is malformed';
+  // A client sends the same Host on every request: parsed by URL once, not per request.
+  if (!validHosts.has(host)) {
+    try {
+      new URL(`http://${host}`);
+    } catch {
+      return 'the Host header is malformed';
+    }
+    if (validHosts.size >= 1_000) validHosts.clear();
+    validHosts.add(host);
   }
   return undefined;
 }
+
+/** Host headers already found well-formed (bounded: cleared when full). */
+const validHosts = new Set<string>();
 
 /** An IP literal or a reg-name (RFC 3986 §3.2.2), then an optional port. */
 const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{0,5})?$/;
@@ -192,18 +253,20 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 
 /** Matches a Functions route template (`credentials/{name}`) against a path; undefined when it does not. */
 export function matchRoute(template: string, path: string): Record<string, string> | undefined {
-  const want = template.split('/');
+  return matchSegments(compileRoute({ name: '', methods: [], route: template, handler: async () => ({}) }).segments, path);
+}
+
+function matchSegments(want: CompiledRoute['segments'], path: string): Record<string, string> | undefined {
   const got = path.split('/');
   if (want.length !== got.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i++) {
     const w = want[i]!;
     const g = got[i]!;
-    const param = /^\{(\w+)\}$/.exec(w);
-    if (param) {
+    if (typeof w !== 'string') {
       if (g === '') return undefined;
       try {
-        params[param[1]!] = decodeURIComponent(g);
+        params[w[0]] = decodeURIComponent(g);
       } catch {
         return undefined;
       }

@@ -1,12 +1,23 @@
 import { TOKEN_EXCHANGE_GRANT } from './protocol.js';
 import type { Tokex } from './tokex.js';
 
+const built = new WeakMap<Tokex['settings'], { policy: Tokex['policy']; metadata: Readonly<Record<string, unknown>> }>();
+
 /**
  * RFC 8414 metadata for GET /.well-known/oauth-authorization-server. It reveals no policy: the
  * resources tokex reaches as its identities are never listed, and `scopes_supported` (OPTIONAL in
- * RFC 8414) lists minted scopes only when TOKEX_PUBLISH_SCOPES=true.
+ * RFC 8414) lists minted scopes only when TOKEX_PUBLISH_SCOPES=true. Built once per settings and
+ * policy, not per request.
  */
-export function authorizationServerMetadata(tokex: Tokex): Record<string, unknown> {
+export function authorizationServerMetadata(tokex: Tokex): Readonly<Record<string, unknown>> {
+  const known = built.get(tokex.settings);
+  if (known?.policy === tokex.policy) return known.metadata;
+  const metadata = buildMetadata(tokex);
+  built.set(tokex.settings, { policy: tokex.policy, metadata });
+  return metadata;
+}
+
+function buildMetadata(tokex: Tokex): Readonly<Record<string, unknown>> {
   const { issuer } = tokex.settings;
   const scopes = new Set<string>();
   for (const rule of tokex.policy.rules) {

@@ -22,6 +22,7 @@ import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
 import { loadOrCreateKeyFile } from './keys/local-key-file.js';
 import { generateSigningKey, signingKeyFrom, type SigningKeys } from './keys/signing-key.js';
 import { loadPolicyFile } from './policy/load.js';
+import { indexRules } from './policy/match.js';
 import type { IssuerConfig, Policy } from './policy/policy.js';
 import { policyWarnings } from './policy/warnings.js';
 import type { Settings } from './settings.js';
@@ -52,6 +53,7 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
     mode: settings.mode,
     env: settings.env,
   });
+  indexRules(policy);
   const validator = buildValidator(policy, (config) => builtIns.find((b) => b.config.name === config.name)?.keys ?? remoteIssuerKeys(config, now), now);
 
   // tokex reaches Key Vault as itself: its managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one).

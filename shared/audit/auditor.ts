@@ -10,10 +10,16 @@ import type { AuditSink } from './sink.js';
  * (TOKEX_AUDIT_REQUIRED=true) a record no durable sink accepted turns the answer into a 503.
  */
 export class Auditor {
+  readonly #durable: readonly AuditSink[];
+  readonly #logs: readonly AuditSink[];
+
   constructor(
     readonly sinks: readonly AuditSink[],
     readonly required: boolean,
-  ) {}
+  ) {
+    this.#durable = sinks.filter((s) => s.durable);
+    this.#logs = sinks.filter((s) => !s.durable);
+  }
 
   /**
    * Completes the record from the answer, writes it, and returns the answer, or `refusal()` when
@@ -29,14 +35,14 @@ export class Auditor {
 
   /** Whether the request may be answered: false only when required and no durable sink accepted the record. */
   async write(record: AuditRecord): Promise<boolean> {
-    const durable = this.sinks.filter((s) => s.durable);
+    const durable = this.#durable;
     let accepted = durable.length === 0 || (await this.#send(durable, record));
     if (!accepted && this.required) {
       record.outcome = 'failed';
       record.reason = 'audit_unavailable';
       record.detail = 'no audit sink accepted the record';
     }
-    const logged = await this.#send(this.sinks.filter((s) => !s.durable), record);
+    const logged = await this.#send(this.#logs, record);
     if (durable.length === 0) accepted = logged;
     return accepted || !this.required;
   }

@@ -15,7 +15,8 @@ const TEMPLATE = '{tenantid}';
 export const entraProfile: IssuerProfile = {
   // A multi-tenant entry matches any `iss` of its shape; check() then demands the token's own tenant.
   resolveIssuer(iss, issuers) {
-    return issuers.find((t) => matchesTemplate(t.config, iss));
+    for (const trusted of issuers) if (matchesTemplate(trusted.config, iss)) return trusted;
+    return undefined;
   },
 
   checkHeader(header) {
@@ -31,8 +32,8 @@ export const entraProfile: IssuerProfile = {
     const iss = claims.iss as string;
     if (config.issuer.includes(TEMPLATE)) {
       if (config.issuer.replaceAll(TEMPLATE, tid) !== iss) throw new TokexError('wrong_issuer', `iss ${quote(iss)} does not name the tenant of tid ${quote(tid)}`);
-    } else if (tenantOf(config.issuer)?.toLowerCase() !== tid.toLowerCase()) {
-      throw new TokexError('wrong_issuer', `tid ${quote(tid)} is not the tenant of issuer ${config.name} (${tenantOf(config.issuer) ?? 'none'})`);
+    } else if (configuredTenant(config.issuer) !== tid.toLowerCase()) {
+      throw new TokexError('wrong_issuer', `tid ${quote(tid)} is not the tenant of issuer ${config.name} (${configuredTenant(config.issuer) ?? 'none'})`);
     }
     if (config.tenants && !config.tenants.includes(tid.toLowerCase())) throw new TokexError('tenant_not_allowed', `tenant ${quote(tid)} not in tenants of ${config.name} (${config.tenants.join(', ')})`);
     checkKeyIssuer(claims, header, trusted, tid);
@@ -59,9 +60,25 @@ export function matchesTemplate(config: Pick<IssuerConfig, 'kind' | 'issuer'>, i
   return config.kind === 'entra' && config.issuer.includes(TEMPLATE) && templatePattern(config.issuer).test(iss);
 }
 
+/** Compiled once per issuer template (the policy's few), not per request. */
+const templatePatterns = new Map<string, RegExp>();
+
 function templatePattern(template: string): RegExp {
-  const [before, after] = template.split(TEMPLATE).map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) as [string, string];
-  return new RegExp(`^${before}[^/]+${after}$`);
+  let pattern = templatePatterns.get(template);
+  if (pattern === undefined) {
+    const [before, after] = template.split(TEMPLATE).map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) as [string, string];
+    pattern = new RegExp(`^${before}[^/]+${after}$`);
+    templatePatterns.set(template, pattern);
+  }
+  return pattern;
+}
+
+/** The lower-cased tenant of a configured fixed issuer, parsed once per issuer rather than per request. */
+const configuredTenants = new Map<string, string | undefined>();
+
+function configuredTenant(issuer: string): string | undefined {
+  if (!configuredTenants.has(issuer)) configuredTenants.set(issuer, tenantOf(issuer)?.toLowerCase());
+  return configuredTenants.get(issuer);
 }
 
 /** The tenant named in a fixed Entra issuer URL: its first path segment that is a GUID. */

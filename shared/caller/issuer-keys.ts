@@ -13,15 +13,26 @@ export const JWKS_STALE_GRACE_MS = 24 * 3600_000;
 /** After a failed fetch, how long requests use the last good keys without trying again. */
 const RETRY_AFTER_FAILURE_MS = 30_000;
 
+/**
+ * One key set of an issuer as fetched: a new object whenever the set is fetched again, so whatever
+ * was verified with it can tell it is no longer current. `freshUntil`: fetch time + JWKS_MAX_AGE_MS.
+ */
+export interface KeySetGeneration {
+  readonly freshUntil: number;
+}
+
 /** The keys of one issuer. `jwks()` is the last set seen (for the Entra key–issuer binding). */
 export interface IssuerKeys {
   readonly getKey: JWTVerifyGetKey;
   jwks(): JSONWebKeySet | undefined;
+  /** The key set in use now (undefined before the first fetch). */
+  generation(): KeySetGeneration | undefined;
 }
 
-/** Keys held in memory (the local host's dev issuer). */
+/** Keys held in memory (the local host's dev issuer): one generation, never stale. */
 export function staticIssuerKeys(jwks: JSONWebKeySet): IssuerKeys {
-  return { getKey: createLocalJWKSet(jwks), jwks: () => jwks };
+  const generation: KeySetGeneration = { freshUntil: Infinity };
+  return { getKey: createLocalJWKSet(jwks), jwks: () => jwks, generation: () => generation };
 }
 
 /**
@@ -32,7 +43,7 @@ export function staticIssuerKeys(jwks: JSONWebKeySet): IssuerKeys {
 export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () => Date.now()): IssuerKeys {
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   let locating: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
-  let lastGood: { jwks: JSONWebKeySet; at: number; getKey: JWTVerifyGetKey } | undefined;
+  let lastGood: { jwks: JSONWebKeySet; at: number; getKey: JWTVerifyGetKey; freshUntil: number } | undefined;
   let failedAt = -Infinity;
 
   const remoteSet = async () => {
@@ -58,7 +69,10 @@ export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () =>
 
   const remember = (set: ReturnType<typeof createRemoteJWKSet>) => {
     const jwks = set.jwks();
-    if (jwks && jwks !== lastGood?.jwks) lastGood = { jwks, at: now(), getKey: createLocalJWKSet(jwks) };
+    if (jwks && jwks !== lastGood?.jwks) {
+      const at = now();
+      lastGood = { jwks, at, getKey: createLocalJWKSet(jwks), freshUntil: at + JWKS_MAX_AGE_MS };
+    }
   };
 
   const getKey: JWTVerifyGetKey = async (header, token) => {
@@ -80,7 +94,7 @@ export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () =>
     }
   };
 
-  return { getKey, jwks: () => lastGood?.jwks };
+  return { getKey, jwks: () => lastGood?.jwks, generation: () => lastGood };
 }
 
 async function locateJwks(issuer: IssuerConfig): Promise<string> {

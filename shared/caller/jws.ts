@@ -1,6 +1,7 @@
 import { compactVerify, errors, type JWTVerifyGetKey } from 'jose';
 import { quote, TokexError } from '../errors.js';
 import { parseCompactJws } from './decode.js';
+import { keyVerifier } from './key-verifier.js';
 
 /** Header parameters that would let the token choose its own key: never followed (RFC 8725 §3.10). */
 const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
@@ -22,10 +23,37 @@ export function checkAlgorithm(header: Record<string, unknown>, algorithms: read
   }
 }
 
-/** Verifies the signature with a key from `getKey` (the issuer's own key set) and nothing else. */
-export async function verifySignature(token: string, getKey: JWTVerifyGetKey, algorithms: readonly string[]): Promise<void> {
+/**
+ * Verifies the signature with a key from `getKey` (the issuer's own key set) and nothing else.
+ * jose fetches, parses and selects the key; the signature itself is checked synchronously by
+ * node:crypto with the key imported once as a KeyObject (see key-verifier.ts), in jose's order:
+ * algorithm allowed, key selected, signature decodable, key usable for the algorithm, signature
+ * valid, payload decodable. A key that is not a CryptoKey goes through jose's own verify instead.
+ */
+export async function verifySignature(
+  token: string,
+  getKey: JWTVerifyGetKey,
+  algorithms: readonly string[],
+  header: Record<string, unknown> = parseCompactJws(token).header,
+): Promise<void> {
   try {
-    await compactVerify(token, getKey, { algorithms: [...algorithms] });
+    checkAlgorithm(header, algorithms);
+    const first = token.indexOf('.');
+    const last = token.lastIndexOf('.');
+    const signature = token.slice(last + 1);
+    const payload = token.slice(first + 1, last);
+    const key = await getKey(header as Parameters<JWTVerifyGetKey>[0], { protected: token.slice(0, first), payload, signature });
+    const verifier = keyVerifier(key, header.alg as string);
+    if (verifier === undefined) {
+      await compactVerify(token, key, { algorithms: [...algorithms] });
+      return;
+    }
+    // base64url without padding is never ≡ 1 (mod 4) long; jose refuses such a segment as undecodable.
+    if (signature.length % 4 === 1) throw new TokexError('malformed_token', 'JWS rejected (signature is not base64url)');
+    if (!verifier(Buffer.from(token.slice(0, last), 'latin1'), Buffer.from(signature, 'base64url'))) {
+      throw new TokexError('invalid_signature', 'signature does not verify');
+    }
+    if (payload.length % 4 === 1) throw new TokexError('malformed_token', 'JWS rejected (payload is not base64url)');
   } catch (err) {
     throw signatureRefusal(err);
   }
@@ -40,7 +68,7 @@ export async function verifyJws(token: string, getKey: JWTVerifyGetKey, algorith
   const { header } = parseCompactJws(token);
   checkJwsHeader(header);
   checkAlgorithm(header, algorithms);
-  await verifySignature(token, getKey, algorithms);
+  await verifySignature(token, getKey, algorithms, header);
   return header;
 }
 

@@ -8,6 +8,7 @@ import { checkAudience, checkTimeClaims, CLOCK_TOLERANCE_SECONDS, isoSeconds } f
 import { decodeJsonSegment, MAX_TOKEN_BYTES, parseCompactJws } from './decode.js';
 import type { IssuerKeys } from './issuer-keys.js';
 import { checkAlgorithm, checkJwsHeader, verifySignature } from './jws.js';
+import { VERIFIED_TOKEN_CACHE_ENTRIES, VerifiedTokens, type VerifiedToken } from './verified-tokens.js';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
@@ -28,6 +29,14 @@ export interface IssuerProfile {
 export interface CallerValidatorOptions {
   readonly now?: () => number;
   readonly profiles?: Partial<Record<IssuerConfig['kind'], IssuerProfile>>;
+  /** Verified subject tokens remembered (default 10,000; 0 verifies every token afresh). */
+  readonly verifiedTokenCacheEntries?: number;
+}
+
+/** What the validator did, for tests and the bench: signatures checked, tokens found already verified. */
+export interface ValidatorStats {
+  signatureChecks: number;
+  remembered: number;
 }
 
 export interface ValidateOptions {
@@ -46,30 +55,46 @@ export class CallerValidator {
   readonly #issuers: readonly TrustedIssuer[];
   readonly #now: () => number;
   readonly #profiles: Partial<Record<IssuerConfig['kind'], IssuerProfile>>;
+  readonly #verified: VerifiedTokens;
+  readonly stats: ValidatorStats = { signatureChecks: 0, remembered: 0 };
 
   constructor(issuers: readonly TrustedIssuer[], options: CallerValidatorOptions = {}) {
     this.#issuers = issuers;
     for (const trusted of issuers) this.#byIssuer.set(trusted.config.issuer, trusted);
     this.#now = options.now ?? (() => Date.now());
     this.#profiles = options.profiles ?? {};
+    this.#verified = new VerifiedTokens(options.verifiedTokenCacheEntries ?? VERIFIED_TOKEN_CACHE_ENTRIES, this.#now);
   }
 
   async validate(token: string, options: ValidateOptions = {}): Promise<Caller> {
     const { trace } = options;
+    // The verified-token cache serves the server's path only: explain reports every step afresh.
+    const cacheable = options.verifySignature !== false && trace?.step === undefined;
+    const key = !cacheable || token.length > MAX_TOKEN_BYTES ? undefined : this.#verified.keyOf(token);
+    const known = key === undefined ? undefined : this.#verified.get(key);
+    if (known !== undefined) {
+      this.stats.remembered++;
+      trace?.caller?.(known.caller);
+      // Signature, issuer, audience and the issuer kind's rules held when it was remembered; time moves on.
+      checkTimeClaims(known.caller.claims, this.#now() / 1000);
+      return known.caller;
+    }
     // 1. Shape and header: exactly a compact JWS, nothing that picks its own key.
     const { header, payloadSegment } = check(trace, 'format', () => ({ actual: `${token.length} bytes`, expected: `compact JWS, at most ${MAX_TOKEN_BYTES} bytes` }), () => parseCompactJws(token));
     check(trace, 'header', () => ({ actual: quote(Object.keys(header)), expected: 'no jku, x5u, jwk, x5c or crit' }), () => checkJwsHeader(header));
     const claims = check(trace, 'payload', () => ({ expected: 'a JSON object' }), () => decodeJsonSegment(payloadSegment, 'payload')) as JWTPayload;
-    return this.#validate(header, claims, token, options);
+    const verified = await this.#validate(header, claims, token, options);
+    if (key !== undefined) this.#verified.remember(key, verified);
+    return verified.caller;
   }
 
   /** `tokex policy explain --claims`: every check that needs no token (no header, no signature). */
   async validateClaims(claims: JWTPayload, options: { trace?: Trace } = {}): Promise<Caller> {
     skip(options.trace, 'format', 'claims given, not a token');
-    return this.#validate(undefined, claims, undefined, { ...options, verifySignature: false });
+    return (await this.#validate(undefined, claims, undefined, { ...options, verifySignature: false })).caller;
   }
 
-  async #validate(header: Record<string, unknown> | undefined, claims: JWTPayload, token: string | undefined, options: ValidateOptions): Promise<Caller> {
+  async #validate(header: Record<string, unknown> | undefined, claims: JWTPayload, token: string | undefined, options: ValidateOptions): Promise<VerifiedToken> {
     const { trace } = options;
     // 2. Issuer: chosen by the unverified `iss`; from here on only that entry's rules and keys count.
     const trusted = check(trace, 'issuer', () => ({ actual: quote(claims.iss), expected: `one of ${this.#issuers.map((t) => `${t.config.issuer} (${t.config.name})`).join(', ') || 'none'}` }), () => {
@@ -93,17 +118,21 @@ export class CallerValidator {
     }
 
     // 3. Signature, with the issuer's own keys.
-    if (options.verifySignature === false || token === undefined) {
+    let generation: ReturnType<IssuerKeys['generation']> | undefined;
+    if (options.verifySignature === false || token === undefined || header === undefined) {
       skip(trace, 'signature', 'not checked (give --jwks to check it)');
     } else {
-      await checkAsync(trace, 'signature', () => ({ actual: `kid ${quote(header?.kid)}`, expected: `a key of ${config.name}` }), async () => {
+      await checkAsync(trace, 'signature', () => ({ actual: `kid ${quote(header.kid)}`, expected: `a key of ${config.name}` }), async () => {
+        this.stats.signatureChecks++;
         try {
-          await verifySignature(token, trusted.keys.getKey, config.algorithms);
+          await verifySignature(token, trusted.keys.getKey, config.algorithms, header);
         } catch (err) {
           // Name the key and the issuer whose keys were tried, for the audit detail.
           if (!(err instanceof TokexError) || (err.reason !== 'unknown_key' && err.reason !== 'invalid_signature')) throw err;
-          throw new TokexError(err.reason, `${err.detail} (kid ${quote(header?.kid)}, keys of issuer ${config.name})`, { cause: err });
+          throw new TokexError(err.reason, `${err.detail} (kid ${quote(header.kid)}, keys of issuer ${config.name})`, { cause: err });
         }
+        // The key set that verified it, read before anything else can await and let it change.
+        generation = trusted.keys.generation();
       });
     }
     const caller = describeCaller(config.name, config.kind, claims);
@@ -117,7 +146,7 @@ export class CallerValidator {
       checkIdentityClaims(claims, config.kind),
     );
     if (profile?.check) check(trace, `${config.kind} rules`, () => ({ actual: `tid ${quote(claims.tid)}` }), () => profile.check!(claims, header ?? {}, trusted));
-    return caller;
+    return { caller, trusted, generation: generation ?? STALE };
   }
 
   #resolveIssuer(iss: string): TrustedIssuer | undefined {
@@ -155,6 +184,9 @@ function checkIdentityClaims(claims: JWTPayload, kind: IssuerConfig['kind']): vo
     throw new TokexError('missing_claim', kind === 'entra' ? 'neither "oid" nor "sub"' : 'no "sub" claim');
   }
 }
+
+/** A key set of unknown age: what it verified is not remembered. */
+const STALE = { freshUntil: -Infinity } as const;
 
 /** RFC 8725 §3.11 / RFC 9068: `typ` compares case-insensitively, `application/` optional. */
 function normalizeTyp(typ: unknown): string {

@@ -29,7 +29,7 @@ export async function exchangeToken(tokex: Tokex, http: TokenEndpointRequest): P
 async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail): Promise<HttpResult> {
   // 1. The request (RFC 8693 §2.1).
   if (http.body.byteLength > MAX_BODY_BYTES) throw new TokexError('body_too_large', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
-  const request = parseTokenRequest(http.contentType, Buffer.from(http.body).toString('utf8'), trail);
+  const request = parseTokenRequest(http.contentType, Buffer.from(http.body.buffer, http.body.byteOffset, http.body.byteLength).toString('utf8'), trail);
 
   // 2. The subject token: who is asking; and, for delegation, the actor token: who acts for them (§1.1).
   const caller = await tokex.validator.validate(request.subjectToken, { trace: trail });

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { credentialOptions } from '../azure/client-options.js';
 import { downstreamFailure } from '../azure/errors.js';
+import { BoundedCache } from '../cache/bounded-cache.js';
 import { DOWNSTREAM_DEADLINE_MS, withDeadline } from '../deadline.js';
 import { TokexError } from '../errors.js';
 import type { SecretStore, SecretValue } from '../keyvault/secret-store.js';
@@ -28,10 +29,8 @@ export interface EntraTokenProviderOptions {
   readonly failureBackoffMs?: number;
 }
 
-interface CacheEntry {
-  readonly token: EntraToken;
-  readonly refreshAt: number;
-}
+/** Tokens kept at once, per (identity, resource) and, on behalf of users, per user too; least recently used out first. */
+export const ENTRA_TOKEN_CACHE_ENTRIES = 10_000;
 
 /**
  * Downstream Entra ID tokens for `<resource>/.default`, obtained as one of the policy's identities.
@@ -39,9 +38,8 @@ interface CacheEntry {
  * a failure is remembered for a second only. Every call runs under the 10 s downstream deadline.
  */
 export class EntraTokenProvider {
-  readonly #cache = new Map<string, CacheEntry>();
-  readonly #inFlight = new Map<string, Promise<EntraToken>>();
-  readonly #failures = new Map<string, { error: TokexError; until: number }>();
+  readonly #tokens: BoundedCache<string, EntraToken>;
+  readonly #failures: BoundedCache<string, TokexError>;
   readonly #credentials = new Map<string, { credential: TokenCredential; secretVersion: string | undefined }>();
 
   private readonly now: () => number;
@@ -57,6 +55,8 @@ export class EntraTokenProvider {
     this.now = options.now ?? (() => Date.now());
     this.#deadlineMs = options.deadlineMs ?? DOWNSTREAM_DEADLINE_MS;
     this.#failureBackoffMs = options.failureBackoffMs ?? FAILURE_BACKOFF_MS;
+    this.#tokens = new BoundedCache({ maxEntries: ENTRA_TOKEN_CACHE_ENTRIES, now: this.now });
+    this.#failures = new BoundedCache({ maxEntries: ENTRA_TOKEN_CACHE_ENTRIES, now: this.now });
   }
 
   async getToken(identityName: string, resource: string): Promise<EntraToken> {
@@ -76,33 +76,25 @@ export class EntraTokenProvider {
 
   /** The cache, single flight and failure backoff shared by both kinds of Entra token. */
   async #cached(key: string, identityName: string, fetch: () => Promise<EntraToken>): Promise<EntraToken> {
-    const cached = this.#cache.get(key);
-    if (cached && cached.refreshAt > this.now()) return cached.token;
+    const cached = this.#tokens.get(key);
+    if (cached) return cached;
     const failure = this.#failures.get(key);
-    if (failure && failure.until > this.now()) throw failure.error;
-
-    let pending = this.#inFlight.get(key);
-    if (!pending) {
-      pending = fetch().then(
-        (token) => {
-          const lifetime = token.expiresOnTimestamp - this.now();
-          this.#cache.set(key, { token, refreshAt: token.expiresOnTimestamp - Math.min(REFRESH_BEFORE_EXPIRY_MS, lifetime / 2) });
-          this.#failures.delete(key);
-          return token;
-        },
-        (err: unknown) => {
-          const error = oboRefusal(err) ?? downstreamFailure(`Entra token for identity "${identityName}"`, err);
-          // MSAL throttles a client for 60 s after a 5xx, replaying the error without a request.
-          // tokex bounds its own retries (single flight, the backoff below), so it starts afresh.
-          this.#credentials.delete(identityName);
-          if (error.reason !== 'obo_refused') this.#failures.set(key, { error, until: this.now() + this.#failureBackoffMs });
-          throw error;
-        },
-      );
-      this.#inFlight.set(key, pending);
-      void pending.finally(() => this.#inFlight.delete(key)).catch(() => {});
-    }
-    return pending;
+    if (failure) throw failure;
+    return this.#tokens.load(key, async () => {
+      try {
+        const token = await fetch();
+        const lifetime = token.expiresOnTimestamp - this.now();
+        this.#failures.delete(key);
+        return { value: token, until: token.expiresOnTimestamp - Math.min(REFRESH_BEFORE_EXPIRY_MS, lifetime / 2) };
+      } catch (err) {
+        const error = oboRefusal(err) ?? downstreamFailure(`Entra token for identity "${identityName}"`, err);
+        // MSAL throttles a client for 60 s after a 5xx, replaying the error without a request.
+        // tokex bounds its own retries (single flight, the backoff below), so it starts afresh.
+        this.#credentials.delete(identityName);
+        if (error.reason !== 'obo_refused') this.#failures.set(key, error, this.now() + this.#failureBackoffMs);
+        throw error;
+      }
+    });
   }
 
   async #fetchOnBehalfOf(identityName: string, resource: string, userToken: string): Promise<EntraToken> {

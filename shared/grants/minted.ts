@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { randomUUID, sign } from 'node:crypto';
 import type { ActClaim } from '../caller/actor.js';
 import type { Caller } from '../caller/caller.js';
 import { TokexError } from '../errors.js';
@@ -37,7 +36,7 @@ export async function mintAccessToken(key: SigningKey, request: MintRequest): Pr
   const jti = randomUUID();
   const subject = mintedSubject(caller);
   const entra = caller.issuerKind === 'entra';
-  const token = await new SignJWT({
+  const payload = {
     client_id: caller.appId ?? subject,
     scope: request.scopes.join(' '),
     // Only an Entra issuer's `tid`/`oid` mean a tenant and a directory object; any other issuer's
@@ -45,15 +44,15 @@ export async function mintAccessToken(key: SigningKey, request: MintRequest): Pr
     ...(entra && caller.tenantId !== undefined && { tid: caller.tenantId }),
     ...(entra && caller.objectId !== undefined && { oid: caller.objectId }),
     ...(request.act === undefined ? {} : { act: request.act }),
-  })
-    .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
-    .setIssuer(request.issuer)
-    .setSubject(subject)
-    .setAudience(request.audience)
-    .setIssuedAt(nowSeconds)
-    .setExpirationTime(expiresAt)
-    .setJti(jti)
-    .sign(key.privateKey);
+    iss: request.issuer,
+    sub: subject,
+    aud: request.audience,
+    iat: nowSeconds,
+    exp: expiresAt,
+    jti,
+  };
+  const input = `${headerSegment(key)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  const token = `${input}.${signJws(key, input)}`;
   return { token, jti, expiresAt, expiresIn: expiresAt - nowSeconds };
 }
 
@@ -69,4 +68,26 @@ export function subjectExpiry(caller: Caller): number {
 export function mintedSubject(caller: Caller): string {
   if (caller.issuerKind === 'entra') return (caller.objectId ?? caller.subject) as string;
   return `${caller.issuerName}:${caller.subject as string}`;
+}
+
+/** The protected header is the same for every token a key signs: encoded once per key. */
+const headers = new WeakMap<SigningKey, string>();
+
+function headerSegment(key: SigningKey): string {
+  let segment = headers.get(key);
+  if (segment === undefined) {
+    segment = Buffer.from(JSON.stringify({ alg: key.alg, typ: 'at+jwt', kid: key.kid })).toString('base64url');
+    headers.set(key, segment);
+  }
+  return segment;
+}
+
+/**
+ * The JWS signature over `input`, synchronously with the key's KeyObject: ES256 as r||s
+ * (IEEE P1363, RFC 7518 §3.4), not the DER node:crypto gives by default; RS256 as PKCS#1 v1.5.
+ */
+function signJws(key: SigningKey, input: string): string {
+  const data = Buffer.from(input, 'latin1');
+  const signature = key.alg === 'ES256' ? sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }) : sign('sha256', data, key.privateKey);
+  return signature.toString('base64url');
 }

@@ -1,3 +1,4 @@
+import { BoundedCache } from '../cache/bounded-cache.js';
 import { ConfigError, TokexError } from '../errors.js';
 import type { KeyVaultSecretStore } from '../keyvault/key-vault-store.js';
 import { log } from '../log.js';
@@ -17,7 +18,8 @@ export class KeyVaultSigningKeys implements SigningKeys {
   #previous: SigningKey[] = [];
   /** Keys this process signed with, and when it stopped. */
   readonly #retired = new Map<string, { key: SigningKey; at: number }>();
-  readonly #parsed = new Map<string, SigningKey>();
+  /** Parsed key versions: a version's value never changes, so it is kept until evicted. */
+  readonly #parsed = new BoundedCache<string, SigningKey>({ maxEntries: 100 });
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -77,13 +79,11 @@ export class KeyVaultSigningKeys implements SigningKeys {
     this.#previous = [...previous, ...extra];
   }
 
-  async #key(version: string): Promise<SigningKey> {
-    const known = this.#parsed.get(version);
-    if (known) return known;
-    const secret = await this.store.get(this.secretName, { version });
-    if (!secret) throw new ConfigError(`version ${version} disappeared`);
-    const key = await signingKeyFrom(secret.value, `Key Vault secret "${this.secretName}" version ${version}`);
-    this.#parsed.set(version, key);
-    return key;
+  #key(version: string): Promise<SigningKey> {
+    return this.#parsed.load(version, async () => {
+      const secret = await this.store.get(this.secretName, { version });
+      if (!secret) throw new ConfigError(`version ${version} disappeared`);
+      return { value: await signingKeyFrom(secret.value, `Key Vault secret "${this.secretName}" version ${version}`), until: Infinity };
+    });
   }
 }

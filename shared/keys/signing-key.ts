@@ -49,7 +49,14 @@ function algorithmFor(key: KeyObject, where: string): SigningAlgorithm {
   throw new ConfigError(`${where}: the key must be EC P-256 (ES256) or RSA of at least 2048 bits (RS256)`);
 }
 
-/** The JWKS of `/.well-known/jwks.json`: public parts only, current key first. */
+const jwksBuilt = new WeakMap<SigningKeys, { current: SigningKey; previous: readonly SigningKey[]; jwks: JSONWebKeySet }>();
+
+/** The JWKS of `/.well-known/jwks.json`: public parts only, current key first. Built again only when the keys change. */
 export function publicJwks(keys: SigningKeys): JSONWebKeySet {
-  return { keys: [keys.current, ...keys.previous].map((k) => k.publicJwk) };
+  const { current, previous } = keys;
+  const known = jwksBuilt.get(keys);
+  if (known?.current === current && known.previous === previous) return known.jwks;
+  const jwks = { keys: [current, ...previous].map((k) => k.publicJwk) };
+  jwksBuilt.set(keys, { current, previous, jwks });
+  return jwks;
 }

@@ -76,10 +76,33 @@ function isScalar(value: unknown): value is string | number | boolean {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 
-/** Every rule that holds for this caller (and actor), in file order. */
+const rulesByIssuer = new WeakMap<Policy, ReadonlyMap<string, readonly Rule[]>>();
+const NO_RULES: readonly Rule[] = [];
+
+/** The policy's rules by issuer name, in file order: built once per policy (startTokex does it at startup). */
+export function indexRules(policy: Policy): ReadonlyMap<string, readonly Rule[]> {
+  let index = rulesByIssuer.get(policy);
+  if (index === undefined) {
+    const byIssuer = new Map<string, Rule[]>();
+    for (const rule of policy.rules) {
+      const list = byIssuer.get(rule.issuer);
+      if (list) list.push(rule);
+      else byIssuer.set(rule.issuer, [rule]);
+    }
+    index = byIssuer;
+    rulesByIssuer.set(policy, index);
+  }
+  return index;
+}
+
+/** Every rule that holds for this caller (and actor), in file order: only the caller's issuer's rules are looked at. */
 export function rulesFor(policy: Policy, issuerName: string, claims: JWTPayload, actor?: ActorClaims): Rule[] {
   const spaceDelimited = spaceDelimitedIn(policy);
-  return policy.rules.filter((rule) => whyRuleFails(rule, issuerName, claims, actor, spaceDelimited) === undefined);
+  const held: Rule[] = [];
+  for (const rule of indexRules(policy).get(issuerName) ?? NO_RULES) {
+    if (whyRuleFails(rule, issuerName, claims, actor, spaceDelimited) === undefined) held.push(rule);
+  }
+  return held;
 }
 
 /**
@@ -147,11 +170,23 @@ export function secretGrantFor(rules: readonly Rule[], name: string): { rule: Ru
  * any scope not allowed refuses the whole request (undefined).
  */
 export function scopesFor(grant: TokenGrant, requested: readonly string[] | undefined): readonly string[] | undefined {
-  const dotDefault = `${grant.target.replace(/\/+$/, '')}/.default`;
+  const dotDefault = dotDefaultOf(grant);
   if (grant.kind === 'entra') {
     return requested === undefined || (requested.length === 1 && requested[0] === dotDefault) ? [dotDefault] : undefined;
   }
   if (requested === undefined || (requested.length === 1 && requested[0] === dotDefault)) return grant.scopes;
   const unique = [...new Set(requested)];
   return unique.every((s) => grant.scopes.includes(s)) ? unique : undefined;
+}
+
+const dotDefaults = new WeakMap<TokenGrant, string>();
+
+/** `<target>/.default`, the Entra way of asking for everything: computed once per grant. */
+function dotDefaultOf(grant: TokenGrant): string {
+  let scope = dotDefaults.get(grant);
+  if (scope === undefined) {
+    scope = `${grant.target.replace(/\/+$/, '')}/.default`;
+    dotDefaults.set(grant, scope);
+  }
+  return scope;
 }

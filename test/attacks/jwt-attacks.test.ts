@@ -51,8 +51,14 @@ function claims(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return c;
 }
 const header = (extra: Record<string, unknown> = {}) => ({ alg: 'RS256', typ: 'JWT', kid: 'k1', ...extra });
+/** Every token `signed()` made while the current vector was built: the warm run presents them first. */
+let produced: string[] = [];
 /** RS256-signed by the real issuer key k1 (or another), from any header and payload. */
-const signed = (h: Record<string, unknown> | string = header(), p: Record<string, unknown> | string = claims()) => entra.idp.signRaw(h, p);
+const signed = (h: Record<string, unknown> | string = header(), p: Record<string, unknown> | string = claims()) => {
+  const token = entra.idp.signRaw(h, p);
+  produced.push(token);
+  return token;
+};
 const unsigned = (alg: string) => `${b64u({ alg, typ: 'JWT' })}.${b64u(claims())}.`;
 const hmacWith = (secret: Buffer | string, h: Record<string, unknown> = { alg: 'HS256', typ: 'JWT', kid: 'k1' }) => {
   const input = `${b64u(h)}.${b64u(claims())}`;
@@ -200,31 +206,47 @@ it('has at least 40 distinct vectors', () => {
   expect(vectors.length).toBeGreaterThanOrEqual(40);
 });
 
+/**
+ * Each vector runs in each position twice: with the verified-token cache cold for it (the forged
+ * token is new to the server), and warm: the genuine tokens it was forged from, and a good token of
+ * the same issuer, have each been presented in the same position (and remembered) just before, and
+ * the forged token is presented twice. Whatever the cache holds, the refusal and its reason are the
+ * same every time.
+ */
 for (const [position, form] of Object.entries(positions)) {
-  describe(`forged ${position} tokens (${vectors.length} vectors)`, () => {
-    for (const vector of vectors) {
-      it(`${vector.name} → ${vector.reason}`, async () => {
-        const token = await vector.token();
-        const params = await form(token);
-        const issuerHits = { ...entra.idp.hits };
-        const compared = agreement.compared();
-        const res = await tokex.exchange(params);
-        // policy explain was asked too, and gave the server's answer.
-        expect(agreement.compared()).toBe(compared + 1);
-        expect(res.status).toBe(400);
-        expect(res.body.error).toBe('invalid_request');
-        const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
-        expect(record).toMatchObject({ outcome: 'denied', reason: vector.reason });
-        expect(record.grant).toBeUndefined();
-        if (position === 'actor') {
-          // The refusal says it was the actor; the subject, valid, is still named.
-          expect(record.detail).toMatch(/^actor token: /);
-          expect(record.caller).toMatchObject({ kind: 'app' });
-        }
-        // No call anywhere: the issuer's keys were cached, the attacker is never contacted.
-        expect(entra.idp.hits).toEqual(issuerHits);
-        expect(attacker.hits).toEqual({ discovery: 0, jwks: 0, other: 0 });
-      });
-    }
-  });
+  for (const cache of ['cold', 'warm'] as const) {
+    describe(`forged ${position} tokens, verified-token cache ${cache} (${vectors.length} vectors)`, () => {
+      for (const vector of vectors) {
+        it(`${vector.name} → ${vector.reason}`, async () => {
+          produced = [];
+          const token = await vector.token();
+          if (cache === 'warm') {
+            for (const genuine of [...produced, await entra.app()]) {
+              for (let i = 0; i < 2; i++) await tokex.exchange(await form(genuine));
+            }
+          }
+          const issuerHits = { ...entra.idp.hits };
+          for (let presentation = 0; presentation < (cache === 'warm' ? 2 : 1); presentation++) {
+            const compared = agreement.compared();
+            const res = await tokex.exchange(await form(token));
+            // policy explain was asked too, and gave the server's answer.
+            expect(agreement.compared()).toBe(compared + 1);
+            expect(res.status).toBe(400);
+            expect(res.body.error).toBe('invalid_request');
+            const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
+            expect(record).toMatchObject({ outcome: 'denied', reason: vector.reason });
+            expect(record.grant).toBeUndefined();
+            if (position === 'actor') {
+              // The refusal says it was the actor; the subject, valid, is still named.
+              expect(record.detail).toMatch(/^actor token: /);
+              expect(record.caller).toMatchObject({ kind: 'app' });
+            }
+          }
+          // No call anywhere: the issuer's keys were cached, the attacker is never contacted.
+          expect(entra.idp.hits).toEqual(issuerHits);
+          expect(attacker.hits).toEqual({ discovery: 0, jwks: 0, other: 0 });
+        });
+      }
+    });
+  }
 }

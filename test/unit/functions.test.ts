@@ -53,9 +53,13 @@ describe('functions/ handlers called as the Functions host calls them', () => {
       },
     });
     const invocationId = '6a1b0c3e-8f47-4e2b-9a55-0d9e2f7c1b11';
-    const stdout = vi.spyOn(console, 'log').mockImplementation(() => {});
+    // Audit lines leave through one buffered write to stdout (no console), done before the answer.
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((...args: unknown[]) => {
+      (args.find((a) => typeof a === 'function') as (() => void) | undefined)?.();
+      return true;
+    });
     const response = await handler('token')(request, new InvocationContext({ invocationId, functionName: 'token' }));
-    const audit = stdout.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+    const audit = stdout.mock.calls.flatMap((c) => String(c[0]).split('\n').filter(Boolean)).map((l) => JSON.parse(l) as Record<string, unknown>);
     stdout.mockRestore();
     // The last X-Forwarded-For entry is the one Azure's front end appended; the port is dropped.
     expect(audit).toEqual([expect.objectContaining({ correlationId: invocationId, outcome: 'granted', clientIp: '10.1.2.3' })]);

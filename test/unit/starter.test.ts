@@ -124,7 +124,11 @@ describe('routes before startup', () => {
   };
 
   it('every route answers 503 temporarily_unavailable with Retry-After; /token and /credentials are audited on stdout', async () => {
-    const stdout = vi.spyOn(console, 'log').mockImplementation(() => {});
+    // Audit lines leave through one buffered write to stdout (no console), done before the answer.
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((...args: unknown[]) => {
+      (args.find((a) => typeof a === 'function') as (() => void) | undefined)?.();
+      return true;
+    });
     vi.spyOn(console, 'warn').mockImplementation(() => {});
     const answers = [
       await call(
@@ -144,7 +148,7 @@ describe('routes before startup', () => {
       expect(answer.headers).toMatchObject({ 'retry-after': '7', 'cache-control': 'no-store' });
       expect(answer.jsonBody).toMatchObject({ error: 'temporarily_unavailable' });
     }
-    const audit = stdout.mock.calls.map((c) => JSON.parse(String(c[0])) as AuditRecord);
+    const audit = stdout.mock.calls.flatMap((c) => String(c[0]).split('\n').filter(Boolean)).map((l) => JSON.parse(l) as AuditRecord);
     expect(audit).toEqual([
       expect.objectContaining({
         event: 'token.exchange',
