@@ -1,4 +1,4 @@
-import { endpointProblem, exchangeToken, TokexExchangeError, type ExchangeResult } from '../client/exchange.js';
+import { type ExchangeResult, endpointProblem, exchangeToken, TokexExchangeError } from '../client/exchange.js';
 
 export const EXIT_REFUSED = 2;
 export const EXIT_UNAVAILABLE = 3;
@@ -50,7 +50,9 @@ export async function getToken(options: GetTokenOptions, io: { out: (s: string) 
   } catch (err) {
     if (!(err instanceof TokexExchangeError)) throw err;
     const kind = err.refused ? 'refused' : 'unavailable';
-    io.err(`tokex: ${kind}: ${err.error}${err.status ? ` (HTTP ${err.status})` : ''}${err.description ? `: ${err.description}` : ''}${err.retryAfter ? `; retry after ${err.retryAfter} s` : ''}\n`);
+    io.err(
+      `tokex: ${kind}: ${err.error}${err.status ? ` (HTTP ${err.status})` : ''}${err.description ? `: ${err.description}` : ''}${err.retryAfter ? `; retry after ${err.retryAfter} s` : ''}\n`,
+    );
     return err.refused ? EXIT_REFUSED : EXIT_UNAVAILABLE;
   }
   io.out(render(result, options.output));
@@ -72,11 +74,11 @@ function render(result: ExchangeResult, output: GetTokenOptions['output']): stri
       })}\n`;
     case 'env': {
       const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-      return [
+      return `${[
         `export TOKEX_ACCESS_TOKEN=${quote(result.accessToken)}`,
         `export TOKEX_EXPIRES_ON=${Math.floor(result.expiresOnTimestamp / 1000)}`,
         `export TOKEX_TOKEN_SCOPE=${quote(result.scope)}`,
-      ].join('\n') + '\n';
+      ].join('\n')}\n`;
     }
   }
 }

@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, TokexError } from '../shared/errors.js';
-import { loadSettings, withLocalSettings } from '../shared/settings.js';
-import { seconds } from '../shared/policy/load.js';
-import { DURATION } from '../shared/policy/schema.js';
 import { mintDevToken } from '../local/dev-issuer.js';
 import { serveLocally } from '../local/serve.js';
-import { getToken } from './get-token.js';
-import { denyListSource, editDenyList, entryFrom, listDenyList } from './deny-commands.js';
-import { checkPolicy, explainPolicy, testPolicy } from './policy-commands.js';
+import { ConfigError, TokexError } from '../shared/errors.js';
 import { policyJsonSchema } from '../shared/policy/json-schema.js';
+import { seconds } from '../shared/policy/load.js';
+import { DURATION } from '../shared/policy/schema.js';
+import { loadSettings, withLocalSettings } from '../shared/settings.js';
+import { denyListSource, editDenyList, entryFrom, listDenyList } from './deny-commands.js';
+import { getToken } from './get-token.js';
+import { checkPolicy, explainPolicy, testPolicy } from './policy-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -37,8 +37,8 @@ program
 
 program
   .command('dev-token')
-  .description('print a caller token from the local host\'s built-in dev issuer (reads PORT like the server)')
-  .requiredOption('--sub <name>', 'the token\'s subject')
+  .description("print a caller token from the local host's built-in dev issuer (reads PORT like the server)")
+  .requiredOption('--sub <name>', "the token's subject")
   .option('--roles <roles>', 'comma-separated app roles (the "roles" claim)', (v) => v.split(',').filter(Boolean))
   .addOption(new Option('--claim <k=v>', 'an extra string claim; repeatable').argParser(collectClaim).default({}, 'none'))
   .option('--aud <audience>', 'audience', 'api://tokex')
@@ -57,12 +57,18 @@ program
 
 program
   .command('get-token')
-  .description('exchange your own Entra token (TOKEX_SUBJECT_TOKEN, else az login / environment / managed identity) for a token from tokex; exit 2 when refused, 3 when unavailable')
+  .description(
+    'exchange your own Entra token (TOKEX_SUBJECT_TOKEN, else az login / environment / managed identity) for a token from tokex; exit 2 when refused, 3 when unavailable',
+  )
   .addOption(new Option('--endpoint <url>', 'tokex base URL').env('TOKEX_ENDPOINT').makeOptionMandatory())
   .addOption(new Option('--resource <uri>', 'the target, as a resource URI').conflicts('audience'))
   .addOption(new Option('--audience <name>', 'the target, as an audience').conflicts('resource'))
   .option('--scope <scopes>', 'space-separated scopes (default: everything the policy allows)')
-  .addOption(new Option('--output <format>', 'token: the token alone; json: the whole answer; env: export lines for eval').choices(['token', 'json', 'env']).default('token'))
+  .addOption(
+    new Option('--output <format>', 'token: the token alone; json: the whole answer; env: export lines for eval')
+      .choices(['token', 'json', 'env'])
+      .default('token'),
+  )
   .addOption(new Option('--tokex-scope <scope>', 'the scope your own token is requested for').env('TOKEX_API_SCOPE').default('api://tokex/.default'))
   .action(async (opts: { endpoint: string; resource?: string; audience?: string; scope?: string; output: 'token' | 'json' | 'env'; tokexScope: string }) => {
     if (opts.resource === undefined && opts.audience === undefined) program.error('error: give --resource or --audience');
@@ -84,10 +90,12 @@ policy
   });
 policy
   .command('explain')
-  .description('run the server\'s checks and policy decision for one request and print each step and the answer (exit 1 when refused); the signature only with --jwks')
+  .description(
+    "run the server's checks and policy decision for one request and print each step and the answer (exit 1 when refused); the signature only with --jwks",
+  )
   .argument('<file>', 'policy file (YAML or JSON)')
   .option('--token <jwt>', 'the caller token')
-  .option('--claims <json>', 'the caller token\'s claims as JSON (or @file), instead of a token')
+  .option('--claims <json>', "the caller token's claims as JSON (or @file), instead of a token")
   .option('--resource <uri>', 'the resource requested')
   .option('--audience <name>', 'the audience requested')
   .option('--target <target>', 'the target requested (as audience)')
@@ -97,20 +105,37 @@ policy
   .option('--deny-list <kv:secret|file>', 'apply this deny-list as the server would (default: none)')
   .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
   .option('--azure', 'load the policy as the Azure Functions host would')
-  .action(async (file: string, opts: { token?: string; claims?: string; resource?: string; audience?: string; target?: string; scope?: string; actorToken?: string; jwks?: string; denyList?: string; output: 'text' | 'json'; azure?: boolean }) => {
-    const { text, ok } = await explainPolicy(file, {
-      token: opts.token,
-      claims: opts.claims,
-      actorToken: opts.actorToken,
-      jwks: opts.jwks,
-      denyList: opts.denyList,
-      request: { resource: opts.resource, audience: opts.audience ?? opts.target, scope: opts.scope },
-      mode: opts.azure ? 'azure' : 'local',
-      output: opts.output,
-    });
-    process.stdout.write(`${text}\n`);
-    if (!ok) process.exitCode = 1;
-  });
+  .action(
+    async (
+      file: string,
+      opts: {
+        token?: string;
+        claims?: string;
+        resource?: string;
+        audience?: string;
+        target?: string;
+        scope?: string;
+        actorToken?: string;
+        jwks?: string;
+        denyList?: string;
+        output: 'text' | 'json';
+        azure?: boolean;
+      },
+    ) => {
+      const { text, ok } = await explainPolicy(file, {
+        token: opts.token,
+        claims: opts.claims,
+        actorToken: opts.actorToken,
+        jwks: opts.jwks,
+        denyList: opts.denyList,
+        request: { resource: opts.resource, audience: opts.audience ?? opts.target, scope: opts.scope },
+        mode: opts.azure ? 'azure' : 'local',
+        output: opts.output,
+      });
+      process.stdout.write(`${text}\n`);
+      if (!ok) process.exitCode = 1;
+    },
+  );
 policy
   .command('test')
   .description('check a YAML file of cases (claims or token, request, expected answer) against a policy, with no network; exit 1 on a mismatch')
@@ -135,9 +160,9 @@ for (const op of ['add', 'remove'] as const) {
   deny
     .command(op)
     .description(`${op} a caller (--caller ISSUER --oid X | --sub X), a whole issuer (--issuer NAME) or a rule (--rule NAME)`)
-    .option('--caller <issuer>', 'the caller\'s issuer name (with --oid or --sub)')
-    .option('--oid <oid>', 'the caller\'s oid')
-    .option('--sub <sub>', 'the caller\'s sub')
+    .option('--caller <issuer>', "the caller's issuer name (with --oid or --sub)")
+    .option('--oid <oid>', "the caller's oid")
+    .option('--sub <sub>', "the caller's sub")
     .option('--issuer <name>', 'deny every caller of this issuer')
     .option('--rule <name>', 'deny every grant of this rule')
     .option('--list <kv:secret|file>', 'the deny-list (default: TOKEX_DENY_LIST)')

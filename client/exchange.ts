@@ -66,7 +66,9 @@ export function endpointProblem(endpoint: string): string | undefined {
   }
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:') {
-    return isLoopbackUrl(url) ? undefined : `refusing clear-text http to ${url.host}: the subject token would travel unencrypted; use https (http is allowed only for loopback)`;
+    return isLoopbackUrl(url)
+      ? undefined
+      : `refusing clear-text http to ${url.host}: the subject token would travel unencrypted; use https (http is allowed only for loopback)`;
   }
   return `"${endpoint}" is not an http(s) URL`;
 }
@@ -96,7 +98,9 @@ export async function exchangeToken(params: ExchangeParameters): Promise<Exchang
       signal: params.signal ? AbortSignal.any([params.signal, timeout]) : timeout,
     });
   } catch (err) {
-    const why = timeout.aborted ? `no answer within ${params.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms` : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+    const why = timeout.aborted
+      ? `no answer within ${params.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`
+      : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
     throw new TokexExchangeError('network_error', undefined, undefined, `${params.endpoint}: ${why}`);
   }
   const correlationId = response.headers.get('x-correlation-id') ?? undefined;

@@ -1,3 +1,4 @@
 /** tokex/client: call tokex from TypeScript. */
-export { TokexCredential, targetOf, type TokexCredentialOptions } from './tokex-credential.js';
-export { exchangeToken, TokexExchangeError, type ExchangeParameters, type ExchangeResult } from './exchange.js';
+
+export { type ExchangeParameters, type ExchangeResult, exchangeToken, TokexExchangeError } from './exchange.js';
+export { TokexCredential, type TokexCredentialOptions, targetOf } from './tokex-credential.js';

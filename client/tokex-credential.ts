@@ -53,7 +53,8 @@ export class TokexCredential implements TokenCredential {
   }
 
   async #exchange(target: { resource: string; scope: string | undefined }, signal: AbortSignal | undefined): Promise<AccessToken> {
-    const credential = await (this.#credential ??= defaultCredential(this.#options.credential));
+    this.#credential ??= defaultCredential(this.#options.credential);
+    const credential = await this.#credential;
     const subject = await credential.getToken(this.#options.scope, signal ? { abortSignal: signal } : {});
     if (!subject) throw new TokexExchangeError('caller_token_unavailable', undefined, undefined, `no token for ${this.#options.scope}`);
     const result = await exchangeToken({

@@ -4,7 +4,6 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { HttpResult } from '../shared/http-result.js';
 import { GUID } from '../shared/patterns.js';
 
-
 export function toResponse(result: HttpResult): HttpResponseInit {
   return { status: result.status, headers: result.headers, jsonBody: result.body };
 }

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { SignJWT, type JSONWebKeySet } from 'jose';
+import { type JSONWebKeySet, SignJWT } from 'jose';
+import type { IssuerConfig } from '../shared/caller/issuer-config.js';
 import { staticIssuerKeys } from '../shared/caller/issuer-keys.js';
 import type { TrustedIssuer } from '../shared/caller/validate.js';
 import { loadOrCreateKeyFile } from '../shared/keys/local-key-file.js';
-import { generateSigningKey, signingKeyFrom, type SigningKey } from '../shared/keys/signing-key.js';
-import type { IssuerConfig } from '../shared/caller/issuer-config.js';
+import { generateSigningKey, type SigningKey, signingKeyFrom } from '../shared/keys/signing-key.js';
 import type { Settings } from '../shared/settings.js';
 
 /**
@@ -21,7 +21,10 @@ export function devIssuerUrl(settings: Pick<Settings, 'port'>): string {
 
 export function loadDevIssuerKey(settings: Pick<Settings, 'localDir'>): Promise<SigningKey> {
   const file = join(settings.localDir, 'dev-issuer-key.json');
-  return signingKeyFrom(loadOrCreateKeyFile(file, () => generateSigningKey('RS256')), file);
+  return signingKeyFrom(
+    loadOrCreateKeyFile(file, () => generateSigningKey('RS256')),
+    file,
+  );
 }
 
 export function devJwks(key: SigningKey): JSONWebKeySet {

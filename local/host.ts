@@ -55,21 +55,24 @@ export type StaticRoutes = Readonly<Record<string, () => unknown>>;
 export async function startLocalHost(routes: readonly Route[], options: LocalHostOptions): Promise<LocalHost> {
   const timeouts = options.timeouts ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, checkIntervalMs: 1_000 };
   const compiled = routes.map(compileRoute);
-  const server = createServer({
-    maxHeaderSize: MAX_HEADER_BYTES,
-    keepAliveTimeout: 5_000,
-    headersTimeout: timeouts.headersMs,
-    requestTimeout: timeouts.requestMs,
-    connectionsCheckingInterval: timeouts.checkIntervalMs,
-  }, (req, res) => {
-    serve(compiled, options, req, res).catch((err: unknown) => {
-      // A client cut off mid-body (the request timeout answered 408) is gone: nothing to answer, no bug.
-      if (res.writableEnded || res.destroyed) return log.warn('client gone before its request was read', { error: (err as Error).name });
-      log.error('local host failed to answer', { error: (err as Error).name });
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'server_error', error_description: 'Internal error.' }));
-    });
-  });
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      keepAliveTimeout: 5_000,
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+    },
+    (req, res) => {
+      serve(compiled, options, req, res).catch((err: unknown) => {
+        // A client cut off mid-body (the request timeout answered 408) is gone: nothing to answer, no bug.
+        if (res.writableEnded || res.destroyed) return log.warn('client gone before its request was read', { error: (err as Error).name });
+        log.error('local host failed to answer', { error: (err as Error).name });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'server_error', error_description: 'Internal error.' }));
+      });
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

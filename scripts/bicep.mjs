@@ -47,8 +47,17 @@ export class BicepError extends Error {
  */
 function run(file, args, options = {}) {
   return new Promise((done) => {
-    execFile(file, args, { cwd: options.cwd ?? root, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' } },
-      (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, ...(error && { error }) }));
+    execFile(
+      file,
+      args,
+      {
+        cwd: options.cwd ?? root,
+        timeout: options.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' },
+      },
+      (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, ...(error && { error }) }),
+    );
   });
 }
 
@@ -61,22 +70,38 @@ export async function ensureBicep() {
   if (existsSync(binary)) return binary;
 
   const dotnet = await run('dotnet', ['--version']);
-  if (dotnet.error?.code === 'ENOENT') throw new BicepError('BICEP_NO_DOTNET', `cannot restore NuGet package ${packageId} ${BICEP_VERSION}: the dotnet command (.NET SDK) is not installed`);
+  if (dotnet.error?.code === 'ENOENT')
+    throw new BicepError('BICEP_NO_DOTNET', `cannot restore NuGet package ${packageId} ${BICEP_VERSION}: the dotnet command (.NET SDK) is not installed`);
   const major = /^(\d+)\./.exec(dotnet.stdout.trim())?.[1];
-  if (dotnet.code !== 0 || !major) throw new BicepError('BICEP_NO_DOTNET', `cannot restore NuGet package ${packageId} ${BICEP_VERSION}: \`dotnet --version\` failed: ${(dotnet.stderr || dotnet.stdout).trim()}`);
+  if (dotnet.code !== 0 || !major)
+    throw new BicepError(
+      'BICEP_NO_DOTNET',
+      `cannot restore NuGet package ${packageId} ${BICEP_VERSION}: \`dotnet --version\` failed: ${(dotnet.stderr || dotnet.stdout).trim()}`,
+    );
 
   // A project that builds nothing: restoring it downloads exactly this package version into `packages`.
   const project = join(cacheDir, 'restore');
   mkdirSync(project, { recursive: true });
-  writeFileSync(join(project, 'bicep-cli.csproj'), `<Project Sdk="Microsoft.NET.Sdk">
+  writeFileSync(
+    join(project, 'bicep-cli.csproj'),
+    `<Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup><TargetFramework>net${major}.0</TargetFramework></PropertyGroup>
   <ItemGroup><PackageDownload Include="${packageId}" Version="[${BICEP_VERSION}]" /></ItemGroup>
 </Project>
-`);
+`,
+  );
   const restore = await run('dotnet', ['restore', 'bicep-cli.csproj', '--packages', packages], { cwd: project, timeoutMs: 600_000 });
   if (restore.code !== 0 || !existsSync(binary)) {
-    const detail = `${restore.stdout}\n${restore.stderr}`.split('\n').filter((l) => /error|warn/i.test(l)).slice(0, 5).join('\n').trim();
-    throw new BicepError('BICEP_RESTORE_FAILED', `cannot restore NuGet package ${packageId} ${BICEP_VERSION} with \`dotnet restore\` (exit ${restore.code}${restore.error?.killed ? ', timed out' : ''}): ${detail || 'the package is not where NuGet should have put it'}`);
+    const detail = `${restore.stdout}\n${restore.stderr}`
+      .split('\n')
+      .filter((l) => /error|warn/i.test(l))
+      .slice(0, 5)
+      .join('\n')
+      .trim();
+    throw new BicepError(
+      'BICEP_RESTORE_FAILED',
+      `cannot restore NuGet package ${packageId} ${BICEP_VERSION} with \`dotnet restore\` (exit ${restore.code}${restore.error?.killed ? ', timed out' : ''}): ${detail || 'the package is not where NuGet should have put it'}`,
+    );
   }
   if (process.platform !== 'win32') chmodSync(binary, 0o755);
   return binary;
@@ -107,10 +132,16 @@ export async function buildAndLint(file) {
   const unique = [...new Map(diagnostics.map((d) => [`${d.file}:${d.line}:${d.column}:${d.code}`, d])).values()];
   const failing = unique.filter((d) => d.level !== 'Info');
   if (failing.length > 0) {
-    throw new BicepError('BICEP_DIAGNOSTICS', `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map((d) => `${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}`).join('\n')}`);
+    throw new BicepError(
+      'BICEP_DIAGNOSTICS',
+      `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map((d) => `${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}`).join('\n')}`,
+    );
   }
   if (lint.code !== 0 || build.code !== 0) {
-    throw new BicepError('BICEP_FAILED', `bicep ${lint.code !== 0 ? 'lint' : 'build'} exited ${lint.code || build.code}: ${(lint.code !== 0 ? lint.stderr : build.stderr).trim()}`);
+    throw new BicepError(
+      'BICEP_FAILED',
+      `bicep ${lint.code !== 0 ? 'lint' : 'build'} exited ${lint.code || build.code}: ${(lint.code !== 0 ? lint.stderr : build.stderr).trim()}`,
+    );
   }
   return { template: JSON.parse(build.stdout), diagnostics: unique };
 }
@@ -131,7 +162,7 @@ async function main(argv) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).catch((error) => {
-    process.stderr.write(`${error instanceof BicepError ? `${error.code}: ${error.message}` : error?.stack ?? error}\n`);
+    process.stderr.write(`${error instanceof BicepError ? `${error.code}: ${error.message}` : (error?.stack ?? error)}\n`);
     process.exitCode = 1;
   });
 }

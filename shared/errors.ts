@@ -7,13 +7,7 @@ import { TOKEN_EXCHANGE_GRANT } from './protocol.js';
  * caller which parameter is wrong (RFC 6749 §5.2 allows it); a token or policy refusal never says
  * which claim or rule failed: the audit record does.
  */
-export type OAuthError =
-  | 'invalid_request'
-  | 'invalid_target'
-  | 'invalid_scope'
-  | 'unsupported_grant_type'
-  | 'temporarily_unavailable'
-  | 'server_error';
+export type OAuthError = 'invalid_request' | 'invalid_target' | 'invalid_scope' | 'unsupported_grant_type' | 'temporarily_unavailable' | 'server_error';
 
 /** What kind of failure a reason is. */
 export type ReasonClass = 'ok' | 'request' | 'token' | 'policy' | 'not_found' | 'unavailable' | 'bug';
@@ -95,7 +89,12 @@ export const REASONS = {
   target_not_allowed: policy('invalid_target', 'The requested target is not available to this caller.'),
   scope_not_allowed: policy('invalid_scope', 'A requested scope is not available for this target.'),
   // delegation: the actor is not one the subject or the policy lets act (RFC 8693 §4.4), or the chain is too deep
-  actor_not_allowed: { ...badToken, class: 'policy', token: { ...badToken.token, message: 'The actor token is not acceptable for this subject.' }, credentials: notForThisCaller },
+  actor_not_allowed: {
+    ...badToken,
+    class: 'policy',
+    token: { ...badToken.token, message: 'The actor token is not acceptable for this subject.' },
+    credentials: notForThisCaller,
+  },
   // on-behalf-of: the subject is not a user token for the OBO app, or Entra refused it (invalid_grant)
   obo_refused: policy('invalid_request', 'The subject token cannot be exchanged on behalf of its user for this target.'),
   secret_not_allowed: policy('invalid_target', 'The credential is not available to this caller.'),

@@ -15,7 +15,12 @@ export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as c
  * body whose `error_description` is the reason's message (or, for a request-shape refusal, the
  * detail naming the parameter) plus the correlation id, which is also a header.
  */
-export function errorResult(endpoint: Endpoint, reason: Reason, correlationId: string, options: { detail?: string; retryAfter?: number | undefined } = {}): HttpResult {
+export function errorResult(
+  endpoint: Endpoint,
+  reason: Reason,
+  correlationId: string,
+  options: { detail?: string; retryAfter?: number | undefined } = {},
+): HttpResult {
   const answer = answerFor(reason, endpoint);
   const headers: Record<string, string> = { ...NO_STORE, 'x-correlation-id': correlationId };
   if (answer.status === 503) headers['retry-after'] = String(options.retryAfter ?? 5);

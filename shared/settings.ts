@@ -111,7 +111,8 @@ export function loadSettings(env: Env, mode: RuntimeMode): Settings {
 
   const denyList = get('TOKEX_DENY_LIST');
   if (denyList?.startsWith('kv:')) {
-    if (!/^kv:[0-9A-Za-z-]{1,127}$/.test(denyList)) throw new ConfigError('TOKEX_DENY_LIST: must be kv:<secret-name> (letters, digits and hyphens) or a file path');
+    if (!/^kv:[0-9A-Za-z-]{1,127}$/.test(denyList))
+      throw new ConfigError('TOKEX_DENY_LIST: must be kv:<secret-name> (letters, digits and hyphens) or a file path');
     if (keyVaultUrl === undefined) throw new ConfigError('KEY_VAULT_URL: required because TOKEX_DENY_LIST names a Key Vault secret');
   }
 

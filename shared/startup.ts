@@ -6,21 +6,21 @@ import { fileSink } from './audit/file-sink.js';
 import type { AuditSink } from './audit/sink.js';
 import { stdoutSink } from './audit/stdout-sink.js';
 import { entraProfile } from './caller/entra.js';
-import { remoteIssuerKeys, type IssuerKeys } from './caller/issuer-keys.js';
+import { type IssuerKeys, remoteIssuerKeys } from './caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from './caller/validate.js';
 import { reservedSecretNames } from './credentials/reserved.js';
 import { DOWNSTREAM_DEADLINE_MS } from './deadline.js';
-import { EMPTY_DENY_LIST, type DenyList } from './deny/deny-list.js';
+import { type DenyList, EMPTY_DENY_LIST } from './deny/deny-list.js';
 import { DenyListWatcher, fileDenyListSource, keyVaultDenyListSource, type Schedule } from './deny/watcher.js';
 import { ConfigError } from './errors.js';
-import { log } from './log.js';
 import { EntraTokenProvider } from './grants/entra.js';
+import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
+import { loadOrCreateKeyFile } from './keys/local-key-file.js';
+import { generateSigningKey, type SigningKeys, signingKeyFrom } from './keys/signing-key.js';
 import { CachedSecretStore } from './keyvault/cached-store.js';
 import type { KeyVaultSecretStore } from './keyvault/key-vault-store.js';
 import { LocalSecretStore } from './keyvault/local-store.js';
-import { KeyVaultSigningKeys } from './keys/key-vault-signing-keys.js';
-import { loadOrCreateKeyFile } from './keys/local-key-file.js';
-import { generateSigningKey, signingKeyFrom, type SigningKeys } from './keys/signing-key.js';
+import { log } from './log.js';
 import { loadPolicyFile } from './policy/load.js';
 import { indexRules } from './policy/match.js';
 import type { IssuerConfig, Policy } from './policy/policy.js';
@@ -106,7 +106,10 @@ async function loadSigningKeys(settings: Settings, policy: Policy, vault: KeyVau
     return keys;
   }
   const file = join(settings.localDir, 'signing-key.json');
-  const current = await signingKeyFrom(loadOrCreateKeyFile(file, () => generateSigningKey('ES256')), file);
+  const current = await signingKeyFrom(
+    loadOrCreateKeyFile(file, () => generateSigningKey('ES256')),
+    file,
+  );
   return { current, previous: [] };
 }
 

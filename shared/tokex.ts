@@ -2,8 +2,8 @@ import type { Auditor } from './audit/auditor.js';
 import type { CallerValidator } from './caller/validate.js';
 import type { DenyList } from './deny/deny-list.js';
 import type { EntraTokenProvider } from './grants/entra.js';
-import type { SecretStore } from './keyvault/secret-store.js';
 import type { SigningKeys } from './keys/signing-key.js';
+import type { SecretStore } from './keyvault/secret-store.js';
 import type { Policy } from './policy/policy.js';
 import type { Settings } from './settings.js';
 

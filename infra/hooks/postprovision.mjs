@@ -3,7 +3,7 @@
  * Signs in as the azd user (AzureDeveloperCliCredential: no separate `az login`), generates the key
  * in memory and sends it straight to Key Vault: never written to disk or printed.
  */
-import { SigningKeyError, ensureSigningKey } from './signing-key.mjs';
+import { ensureSigningKey, SigningKeyError } from './signing-key.mjs';
 
 const vaultUrl = process.env.KEY_VAULT_URL;
 const secretName = process.env.TOKEX_SIGNING_KEY_SECRET || 'tokex-signing';
@@ -14,7 +14,10 @@ async function main() {
   try {
     sdk = await Promise.all([import('@azure/identity'), import('@azure/keyvault-secrets')]);
   } catch {
-    throw new SigningKeyError('NO_SDK', '@azure/identity or @azure/keyvault-secrets is not installed: run `npm ci` in the project, then `azd hooks run postprovision`');
+    throw new SigningKeyError(
+      'NO_SDK',
+      '@azure/identity or @azure/keyvault-secrets is not installed: run `npm ci` in the project, then `azd hooks run postprovision`',
+    );
   }
   const [{ AzureDeveloperCliCredential }, { SecretClient }] = sdk;
   const credential = new AzureDeveloperCliCredential(process.env.AZURE_TENANT_ID ? { tenantId: process.env.AZURE_TENANT_ID } : {});
@@ -26,6 +29,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`postprovision: ${error instanceof SigningKeyError ? `${error.code}: ${error.message}` : `${error?.name ?? 'Error'}: ${error?.statusCode ?? error?.code ?? ''}`}\n`);
+  process.stderr.write(
+    `postprovision: ${error instanceof SigningKeyError ? `${error.code}: ${error.message}` : `${error?.name ?? 'Error'}: ${error?.statusCode ?? error?.code ?? ''}`}\n`,
+  );
   process.exitCode = 1;
 });

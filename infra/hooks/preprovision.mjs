@@ -2,7 +2,7 @@
  * azd preprovision hook: gives the environment its Key Vault name suffix the first time it is
  * provisioned; later provisions of the same environment keep it (and so keep the vault).
  */
-import { SUFFIX_VARIABLE, newSuffix, setSuffix } from './vault-suffix.mjs';
+import { newSuffix, SUFFIX_VARIABLE, setSuffix } from './vault-suffix.mjs';
 
 const current = process.env[SUFFIX_VARIABLE];
 if (current && /^[a-z0-9]{6,8}$/.test(current)) {

@@ -9,7 +9,11 @@ export const SIGNING_KEY_CONTENT_TYPE = 'application/x-pem-file';
 
 /** A new EC P-256 private key as PEM (PKCS#8): what shared/keys/signing-key.ts loads. Only ever in memory. */
 export function newSigningKeyPem() {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
+  return generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
 }
 
 export class SigningKeyError extends Error {
@@ -37,7 +41,8 @@ const describe = (error) => `${error?.statusCode ?? 'no status'}${error?.code ? 
  * @returns {Promise<'exists' | 'created'>}
  */
 export async function ensureSigningKey({
-  client, secretName,
+  client,
+  secretName,
   sleep = (ms) => new Promise((r) => setTimeout(r, ms)),
   now = Date.now,
   log = (line) => process.stdout.write(`${line}\n`),
@@ -65,9 +70,14 @@ export async function ensureSigningKey({
       // 5 s, 10 s, 20 s, then every 30 s: quick when the role is nearly there, few calls when it is not.
       const delay = Math.min(30_000, 5_000 * 2 ** (attempt - 1));
       if (elapsed + delay > timeoutMs) {
-        throw new SigningKeyError('ACCESS_DENIED', `Key Vault ${client.vaultUrl} still answers 403 for secret ${secretName} after ${Math.round(elapsed / 1000)} s: check that the deploying user has Key Vault Secrets Officer on the vault (deployerPrincipalId), then run \`azd hooks run postprovision\``);
+        throw new SigningKeyError(
+          'ACCESS_DENIED',
+          `Key Vault ${client.vaultUrl} still answers 403 for secret ${secretName} after ${Math.round(elapsed / 1000)} s: check that the deploying user has Key Vault Secrets Officer on the vault (deployerPrincipalId), then run \`azd hooks run postprovision\``,
+        );
       }
-      log(`waiting for the Key Vault role assignment to take effect (403 from ${client.vaultUrl}; ${Math.round(elapsed / 1000)} s of up to ${Math.round(timeoutMs / 1000)} s); retrying in ${delay / 1000} s`);
+      log(
+        `waiting for the Key Vault role assignment to take effect (403 from ${client.vaultUrl}; ${Math.round(elapsed / 1000)} s of up to ${Math.round(timeoutMs / 1000)} s); retrying in ${delay / 1000} s`,
+      );
       await sleep(delay);
     }
   }

@@ -11,10 +11,31 @@ const charts = sections.filter((s) => !s.query.includes('<'));
 const workbook = {
   version: 'Notebook/1.0',
   items: [
-    { type: 1, name: 'title', content: { json: '## tokex audit\nEvery token exchange and credential read, granted or refused. Source: docs/audit-queries.md.' } },
     {
-      type: 9, name: 'time-range',
-      content: { version: 'KqlParameterItem/1.0', parameters: [{ id: 'time-range', version: 'KqlParameterItem/1.0', name: 'TimeRange', type: 4, isRequired: true, value: { durationMs: 86400000 }, typeSettings: { selectableValues: [{ durationMs: 3600000 }, { durationMs: 86400000 }, { durationMs: 604800000 }], allowCustom: true } }], style: 'pills', queryType: 0, resourceType: 'microsoft.insights/components' },
+      type: 1,
+      name: 'title',
+      content: { json: '## tokex audit\nEvery token exchange and credential read, granted or refused. Source: docs/audit-queries.md.' },
+    },
+    {
+      type: 9,
+      name: 'time-range',
+      content: {
+        version: 'KqlParameterItem/1.0',
+        parameters: [
+          {
+            id: 'time-range',
+            version: 'KqlParameterItem/1.0',
+            name: 'TimeRange',
+            type: 4,
+            isRequired: true,
+            value: { durationMs: 86400000 },
+            typeSettings: { selectableValues: [{ durationMs: 3600000 }, { durationMs: 86400000 }, { durationMs: 604800000 }], allowCustom: true },
+          },
+        ],
+        style: 'pills',
+        queryType: 0,
+        resourceType: 'microsoft.insights/components',
+      },
     },
     ...charts.map((s, i) => ({
       type: 3,

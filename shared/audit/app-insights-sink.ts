@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { log, type LogLevel } from '../log.js';
+import { type LogLevel, log } from '../log.js';
 import { EVENT_NAMES, flattenRecord } from './flatten.js';
 import type { AuditSink } from './sink.js';
 
@@ -55,7 +55,13 @@ export function appInsightsSink(connectionString: string): AppInsightsSink {
       state = 'ready';
       for (const queued of queue) worker.postMessage(queued);
       queue = [];
-      if (dropped > 0) send({ type: 'trace', severity: 'Warning', message: 'audit telemetry dropped while Application Insights was loading', properties: { dropped: String(dropped) } });
+      if (dropped > 0)
+        send({
+          type: 'trace',
+          severity: 'Warning',
+          message: 'audit telemetry dropped while Application Insights was loading',
+          properties: { dropped: String(dropped) },
+        });
       settled();
     } else if (message.type === 'failed') {
       state = 'failed';
@@ -103,7 +109,11 @@ export function appInsightsSink(connectionString: string): AppInsightsSink {
       const id = nextFlush++;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        flushes.set(id, () => (clearTimeout(timer), flushes.delete(id), resolve()));
+        flushes.set(id, () => {
+          clearTimeout(timer);
+          flushes.delete(id);
+          resolve();
+        });
         worker.postMessage({ type: 'flush', id } satisfies TelemetryMessage);
       });
     },

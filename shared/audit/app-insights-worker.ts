@@ -3,7 +3,7 @@
  * the request path, then turns messages from the main thread into telemetry.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { context, trace, TraceFlags } from '@opentelemetry/api';
+import { context, TraceFlags, trace } from '@opentelemetry/api';
 import type { TelemetryMessage } from './app-insights-sink.js';
 
 // The SDK's own usage telemetry would be an outbound call nobody configured.

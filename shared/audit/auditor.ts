@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HttpResult } from '../http-result.js';
 import { log } from '../log.js';
-import { outcomeOf, type AuditRecord } from './record.js';
+import { type AuditRecord, outcomeOf } from './record.js';
 import type { AuditSink } from './sink.js';
 
 /**

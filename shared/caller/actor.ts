@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose';
 import { TokexError } from '../errors.js';
 import { check, type Trace } from '../trace.js';
-import type { IssuerConfig } from './issuer-config.js';
 import type { Caller } from './caller.js';
+import type { IssuerConfig } from './issuer-config.js';
 import type { CallerValidator } from './validate.js';
 
 /** The longest delegation chain tokex issues or accepts: the actor and up to four before it. */

@@ -29,7 +29,10 @@ export function checkTimeClaims(claims: Record<string, unknown>, nowSeconds: num
   for (const name of ['nbf', 'iat'] as const) {
     const value = claims[name];
     if (typeof value === 'number' && value > nowSeconds + CLOCK_TOLERANCE_SECONDS) {
-      throw new TokexError('not_yet_valid', `${name} ${isoSeconds(value)} is ${Math.round(value - now)} s in the future (tolerance ${CLOCK_TOLERANCE_SECONDS} s)`);
+      throw new TokexError(
+        'not_yet_valid',
+        `${name} ${isoSeconds(value)} is ${Math.round(value - now)} s in the future (tolerance ${CLOCK_TOLERANCE_SECONDS} s)`,
+      );
     }
   }
 }
@@ -37,6 +40,7 @@ export function checkTimeClaims(claims: Record<string, unknown>, nowSeconds: num
 /** `aud`: one string, exactly one of the configured audiences (Entra never issues arrays). */
 export function checkAudience(claims: Record<string, unknown>, audiences: readonly string[]): void {
   if (claims.aud === undefined) throw new TokexError('missing_claim', 'no "aud" claim');
-  if (typeof claims.aud !== 'string') throw new TokexError('wrong_audience', `aud ${quote(claims.aud)} is not a single string (expected one of ${audiences.join(', ')})`);
+  if (typeof claims.aud !== 'string')
+    throw new TokexError('wrong_audience', `aud ${quote(claims.aud)} is not a single string (expected one of ${audiences.join(', ')})`);
   if (!audiences.includes(claims.aud)) throw new TokexError('wrong_audience', `aud ${quote(claims.aud)} is not one of ${audiences.join(', ')}`);
 }

@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { quote, TokexError } from '../errors.js';
-import type { IssuerConfig } from './issuer-config.js';
 import { GUID } from '../patterns.js';
+import type { IssuerConfig } from './issuer-config.js';
 import type { IssuerProfile, TrustedIssuer } from './validate.js';
 
 const TEMPLATE = '{tenantid}';
@@ -31,11 +31,13 @@ export const entraProfile: IssuerProfile = {
     if (!GUID.test(tid)) throw new TokexError('tenant_not_allowed', `tid ${quote(tid)} is not a GUID`);
     const iss = claims.iss as string;
     if (config.issuer.includes(TEMPLATE)) {
-      if (config.issuer.replaceAll(TEMPLATE, tid) !== iss) throw new TokexError('wrong_issuer', `iss ${quote(iss)} does not name the tenant of tid ${quote(tid)}`);
+      if (config.issuer.replaceAll(TEMPLATE, tid) !== iss)
+        throw new TokexError('wrong_issuer', `iss ${quote(iss)} does not name the tenant of tid ${quote(tid)}`);
     } else if (configuredTenant(config.issuer) !== tid.toLowerCase()) {
       throw new TokexError('wrong_issuer', `tid ${quote(tid)} is not the tenant of issuer ${config.name} (${configuredTenant(config.issuer) ?? 'none'})`);
     }
-    if (config.tenants && !config.tenants.includes(tid.toLowerCase())) throw new TokexError('tenant_not_allowed', `tenant ${quote(tid)} not in tenants of ${config.name} (${config.tenants.join(', ')})`);
+    if (config.tenants && !config.tenants.includes(tid.toLowerCase()))
+      throw new TokexError('tenant_not_allowed', `tenant ${quote(tid)} not in tenants of ${config.name} (${config.tenants.join(', ')})`);
     checkKeyIssuer(claims, header, trusted, tid);
     if (config.requireScpOrRoles && claims.scp === undefined && claims.roles === undefined) {
       throw new TokexError('missing_claim', 'neither "scp" nor "roles" (an ID token, not an access token)');

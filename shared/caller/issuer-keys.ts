@@ -1,8 +1,8 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { TokexError } from '../errors.js';
-import type { IssuerConfig } from './issuer-config.js';
 import { isAllowedFetchUrl } from '../url.js';
 import { FetchError, fetchJson } from './fetch-json.js';
+import type { IssuerConfig } from './issuer-config.js';
 
 /** After a successful fetch, an unknown `kid` may trigger another only after this long. */
 export const JWKS_COOLDOWN_MS = 30_000;

@@ -2,13 +2,13 @@ import type { JWTPayload } from 'jose';
 import { quote, TokexError } from '../errors.js';
 import { GUID } from '../patterns.js';
 import { check, checkAsync, skip, type Trace } from '../trace.js';
-import type { IssuerConfig } from './issuer-config.js';
-import { describeCaller, type Caller } from './caller.js';
-import { checkAudience, checkTimeClaims, CLOCK_TOLERANCE_SECONDS, isoSeconds } from './claims.js';
+import { type Caller, describeCaller } from './caller.js';
+import { CLOCK_TOLERANCE_SECONDS, checkAudience, checkTimeClaims, isoSeconds } from './claims.js';
 import { decodeJsonSegment, MAX_TOKEN_BYTES, parseCompactJws } from './decode.js';
+import type { IssuerConfig } from './issuer-config.js';
 import type { IssuerKeys } from './issuer-keys.js';
 import { checkAlgorithm, checkJwsHeader, verifySignature } from './jws.js';
-import { VERIFIED_TOKEN_CACHE_ENTRIES, VerifiedTokens, type VerifiedToken } from './verified-tokens.js';
+import { VERIFIED_TOKEN_CACHE_ENTRIES, type VerifiedToken, VerifiedTokens } from './verified-tokens.js';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
@@ -80,9 +80,24 @@ export class CallerValidator {
       return known.caller;
     }
     // 1. Shape and header: exactly a compact JWS, nothing that picks its own key.
-    const { header, payloadSegment } = check(trace, 'format', () => ({ actual: `${token.length} bytes`, expected: `compact JWS, at most ${MAX_TOKEN_BYTES} bytes` }), () => parseCompactJws(token));
-    check(trace, 'header', () => ({ actual: quote(Object.keys(header)), expected: 'no jku, x5u, jwk, x5c or crit' }), () => checkJwsHeader(header));
-    const claims = check(trace, 'payload', () => ({ expected: 'a JSON object' }), () => decodeJsonSegment(payloadSegment, 'payload')) as JWTPayload;
+    const { header, payloadSegment } = check(
+      trace,
+      'format',
+      () => ({ actual: `${token.length} bytes`, expected: `compact JWS, at most ${MAX_TOKEN_BYTES} bytes` }),
+      () => parseCompactJws(token),
+    );
+    check(
+      trace,
+      'header',
+      () => ({ actual: quote(Object.keys(header)), expected: 'no jku, x5u, jwk, x5c or crit' }),
+      () => checkJwsHeader(header),
+    );
+    const claims = check(
+      trace,
+      'payload',
+      () => ({ expected: 'a JSON object' }),
+      () => decodeJsonSegment(payloadSegment, 'payload'),
+    ) as JWTPayload;
     const verified = await this.#validate(header, claims, token, options);
     if (key !== undefined) this.#verified.remember(key, verified);
     return verified.caller;
@@ -94,27 +109,60 @@ export class CallerValidator {
     return (await this.#validate(undefined, claims, undefined, { ...options, verifySignature: false })).caller;
   }
 
-  async #validate(header: Record<string, unknown> | undefined, claims: JWTPayload, token: string | undefined, options: ValidateOptions): Promise<VerifiedToken> {
+  async #validate(
+    header: Record<string, unknown> | undefined,
+    claims: JWTPayload,
+    token: string | undefined,
+    options: ValidateOptions,
+  ): Promise<VerifiedToken> {
     const { trace } = options;
     // 2. Issuer: chosen by the unverified `iss`; from here on only that entry's rules and keys count.
-    const trusted = check(trace, 'issuer', () => ({ actual: quote(claims.iss), expected: `one of ${this.#issuers.map((t) => `${t.config.issuer} (${t.config.name})`).join(', ') || 'none'}` }), () => {
-      if (typeof claims.iss !== 'string') throw new TokexError('missing_claim', 'no "iss" claim');
-      const found = this.#resolveIssuer(claims.iss);
-      if (!found) throw new TokexError('unknown_issuer', `issuer ${quote(claims.iss)} is not trusted (trusted: ${this.#issuers.map((t) => t.config.name).join(', ') || 'none'})`);
-      return found;
-    });
+    const trusted = check(
+      trace,
+      'issuer',
+      () => ({ actual: quote(claims.iss), expected: `one of ${this.#issuers.map((t) => `${t.config.issuer} (${t.config.name})`).join(', ') || 'none'}` }),
+      () => {
+        if (typeof claims.iss !== 'string') throw new TokexError('missing_claim', 'no "iss" claim');
+        const found = this.#resolveIssuer(claims.iss);
+        if (!found)
+          throw new TokexError(
+            'unknown_issuer',
+            `issuer ${quote(claims.iss)} is not trusted (trusted: ${this.#issuers.map((t) => t.config.name).join(', ') || 'none'})`,
+          );
+        return found;
+      },
+    );
     const { config } = trusted;
     const profile = this.#profiles[config.kind];
     if (header === undefined) {
       skip(trace, 'alg', 'no token header');
     } else {
-      check(trace, 'alg', () => ({ actual: quote(header.alg), expected: `one of ${config.algorithms.join(', ')}` }), () => checkAlgorithm(header, config.algorithms));
-      check(trace, 'typ', () => ({ actual: header.typ === undefined ? 'absent' : quote(header.typ), expected: `absent or one of ${config.types.join(', ')}` }), () => {
-        if (header.typ !== undefined && !config.types.includes(normalizeTyp(header.typ))) {
-          throw new TokexError('token_type_not_allowed', `typ ${quote(header.typ)} is not allowed for issuer ${config.name} (allowed: ${config.types.join(', ')})`);
-        }
-      });
-      if (profile?.checkHeader) check(trace, `${config.kind} header`, () => ({ actual: `kid ${quote(header.kid)}` }), () => profile.checkHeader!(header, trusted));
+      check(
+        trace,
+        'alg',
+        () => ({ actual: quote(header.alg), expected: `one of ${config.algorithms.join(', ')}` }),
+        () => checkAlgorithm(header, config.algorithms),
+      );
+      check(
+        trace,
+        'typ',
+        () => ({ actual: header.typ === undefined ? 'absent' : quote(header.typ), expected: `absent or one of ${config.types.join(', ')}` }),
+        () => {
+          if (header.typ !== undefined && !config.types.includes(normalizeTyp(header.typ))) {
+            throw new TokexError(
+              'token_type_not_allowed',
+              `typ ${quote(header.typ)} is not allowed for issuer ${config.name} (allowed: ${config.types.join(', ')})`,
+            );
+          }
+        },
+      );
+      if (profile?.checkHeader)
+        check(
+          trace,
+          `${config.kind} header`,
+          () => ({ actual: `kid ${quote(header.kid)}` }),
+          () => profile.checkHeader!(header, trusted),
+        );
     }
 
     // 3. Signature, with the issuer's own keys.
@@ -122,30 +170,60 @@ export class CallerValidator {
     if (options.verifySignature === false || token === undefined || header === undefined) {
       skip(trace, 'signature', 'not checked (give --jwks to check it)');
     } else {
-      await checkAsync(trace, 'signature', () => ({ actual: `kid ${quote(header.kid)}`, expected: `a key of ${config.name}` }), async () => {
-        this.stats.signatureChecks++;
-        try {
-          await verifySignature(token, trusted.keys.getKey, config.algorithms, header);
-        } catch (err) {
-          // Name the key and the issuer whose keys were tried, for the audit detail.
-          if (!(err instanceof TokexError) || (err.reason !== 'unknown_key' && err.reason !== 'invalid_signature')) throw err;
-          throw new TokexError(err.reason, `${err.detail} (kid ${quote(header.kid)}, keys of issuer ${config.name})`, { cause: err });
-        }
-        // The key set that verified it, read before anything else can await and let it change.
-        generation = trusted.keys.generation();
-      });
+      await checkAsync(
+        trace,
+        'signature',
+        () => ({ actual: `kid ${quote(header.kid)}`, expected: `a key of ${config.name}` }),
+        async () => {
+          this.stats.signatureChecks++;
+          try {
+            await verifySignature(token, trusted.keys.getKey, config.algorithms, header);
+          } catch (err) {
+            // Name the key and the issuer whose keys were tried, for the audit detail.
+            if (!(err instanceof TokexError) || (err.reason !== 'unknown_key' && err.reason !== 'invalid_signature')) throw err;
+            throw new TokexError(err.reason, `${err.detail} (kid ${quote(header.kid)}, keys of issuer ${config.name})`, { cause: err });
+          }
+          // The key set that verified it, read before anything else can await and let it change.
+          generation = trusted.keys.generation();
+        },
+      );
     }
     const caller = describeCaller(config.name, config.kind, claims);
     trace?.caller?.(caller);
 
     // 4. Claims: time, audience, identity, then the issuer kind's own rules.
     const nowSeconds = this.#now() / 1000;
-    check(trace, 'time', () => ({ actual: timeSummary(claims), expected: `exp in the future, nbf and iat not after now ${isoSeconds(Math.floor(nowSeconds))} (tolerance ${CLOCK_TOLERANCE_SECONDS} s)` }), () => checkTimeClaims(claims, nowSeconds));
-    check(trace, 'aud', () => ({ actual: quote(claims.aud), expected: `one of ${config.audiences.join(', ')}` }), () => checkAudience(claims, config.audiences));
-    check(trace, 'subject', () => ({ actual: `${claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`}, kind ${caller.kind}`, expected: config.kind === 'entra' ? 'oid or sub' : 'sub' }), () =>
-      checkIdentityClaims(claims, config.kind),
+    check(
+      trace,
+      'time',
+      () => ({
+        actual: timeSummary(claims),
+        expected: `exp in the future, nbf and iat not after now ${isoSeconds(Math.floor(nowSeconds))} (tolerance ${CLOCK_TOLERANCE_SECONDS} s)`,
+      }),
+      () => checkTimeClaims(claims, nowSeconds),
     );
-    if (profile?.check) check(trace, `${config.kind} rules`, () => ({ actual: `tid ${quote(claims.tid)}` }), () => profile.check!(claims, header ?? {}, trusted));
+    check(
+      trace,
+      'aud',
+      () => ({ actual: quote(claims.aud), expected: `one of ${config.audiences.join(', ')}` }),
+      () => checkAudience(claims, config.audiences),
+    );
+    check(
+      trace,
+      'subject',
+      () => ({
+        actual: `${claims.oid !== undefined ? `oid ${quote(claims.oid)}` : `sub ${quote(claims.sub)}`}, kind ${caller.kind}`,
+        expected: config.kind === 'entra' ? 'oid or sub' : 'sub',
+      }),
+      () => checkIdentityClaims(claims, config.kind),
+    );
+    if (profile?.check)
+      check(
+        trace,
+        `${config.kind} rules`,
+        () => ({ actual: `tid ${quote(claims.tid)}` }),
+        () => profile.check!(claims, header ?? {}, trusted),
+      );
     return { caller, trusted, generation: generation ?? STALE };
   }
 
@@ -161,10 +239,12 @@ export class CallerValidator {
 }
 
 function timeSummary(claims: JWTPayload): string {
-  return (['exp', 'nbf', 'iat'] as const)
-    .filter((name) => claims[name] !== undefined)
-    .map((name) => `${name} ${typeof claims[name] === 'number' ? isoSeconds(claims[name]) : quote(claims[name])}`)
-    .join(', ') || 'none';
+  return (
+    (['exp', 'nbf', 'iat'] as const)
+      .filter((name) => claims[name] !== undefined)
+      .map((name) => `${name} ${typeof claims[name] === 'number' ? isoSeconds(claims[name]) : quote(claims[name])}`)
+      .join(', ') || 'none'
+  );
 }
 
 /**
@@ -190,5 +270,7 @@ const STALE = { freshUntil: -Infinity } as const;
 
 /** RFC 8725 §3.11 / RFC 9068: `typ` compares case-insensitively, `application/` optional. */
 function normalizeTyp(typ: unknown): string {
-  return String(typ).toUpperCase().replace(/^APPLICATION\//, '');
+  return String(typ)
+    .toUpperCase()
+    .replace(/^APPLICATION\//, '');
 }

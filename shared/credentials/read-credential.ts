@@ -1,7 +1,7 @@
-import { audited, type AuditTrail } from '../audit/trail.js';
+import { type AuditTrail, audited } from '../audit/trail.js';
 import { withDeadline } from '../deadline.js';
 import { quote, TokexError } from '../errors.js';
-import { NO_STORE, type HttpResult } from '../http-result.js';
+import { type HttpResult, NO_STORE } from '../http-result.js';
 import { SECRET_NAME } from '../patterns.js';
 import { decideSecret } from '../policy/decide.js';
 import type { Tokex } from '../tokex.js';
@@ -29,7 +29,8 @@ async function read(tokex: Tokex, http: CredentialRequest, trail: AuditTrail): P
   trail.request({ secret: http.name.slice(0, 127) });
   // 1. The caller, from its bearer token, validated as for /token.
   const bearer = http.authorization === null ? undefined : BEARER.exec(http.authorization.trim())?.[1];
-  if (bearer === undefined) throw new TokexError('malformed_request', http.authorization === null ? 'no Authorization header' : 'Authorization is not "Bearer <token>"');
+  if (bearer === undefined)
+    throw new TokexError('malformed_request', http.authorization === null ? 'no Authorization header' : 'Authorization is not "Bearer <token>"');
   trail.subjectToken(bearer);
   const caller = await tokex.validator.validate(bearer, { trace: trail });
 

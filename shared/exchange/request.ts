@@ -8,8 +8,16 @@ const SUBJECT_TOKEN_TYPES = [TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS_TOKEN];
 export const MAX_SCOPES = 50;
 /** Parameters that must appear at most once (RFC 6749 §3.1: "MUST NOT be included more than once"). */
 const SINGLE_PARAMETERS = [
-  'grant_type', 'subject_token', 'subject_token_type', 'requested_token_type', 'resource', 'audience', 'scope',
-  'actor_token', 'actor_token_type', 'client_id',
+  'grant_type',
+  'subject_token',
+  'subject_token_type',
+  'requested_token_type',
+  'resource',
+  'audience',
+  'scope',
+  'actor_token',
+  'actor_token_type',
+  'client_id',
 ];
 
 /** A well-formed RFC 8693 request. */
@@ -38,7 +46,10 @@ export interface RequestNotes {
 export function parseTokenRequest(contentType: string | null, body: string, notes: RequestNotes): ExchangeRequest {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/x-www-form-urlencoded') {
-    throw new TokexError('malformed_request', `Content-Type must be application/x-www-form-urlencoded (${mediaType ? `got ${quote(mediaType.slice(0, 60))}` : 'none given'})`);
+    throw new TokexError(
+      'malformed_request',
+      `Content-Type must be application/x-www-form-urlencoded (${mediaType ? `got ${quote(mediaType.slice(0, 60))}` : 'none given'})`,
+    );
   }
   const form = new URLSearchParams(body);
   for (const name of SINGLE_PARAMETERS) {
@@ -51,7 +62,8 @@ export function parseTokenRequest(contentType: string | null, body: string, note
 
   const grantType = param('grant_type');
   if (grantType === undefined) throw new TokexError('malformed_request', 'grant_type is missing');
-  if (grantType !== TOKEN_EXCHANGE_GRANT) throw new TokexError('unsupported_grant_type', `grant_type must be ${TOKEN_EXCHANGE_GRANT} (got ${quote(grantType.slice(0, 100))})`);
+  if (grantType !== TOKEN_EXCHANGE_GRANT)
+    throw new TokexError('unsupported_grant_type', `grant_type must be ${TOKEN_EXCHANGE_GRANT} (got ${quote(grantType.slice(0, 100))})`);
 
   const scopeParam = form.get('scope');
   const scopes = scopeParam === null ? undefined : scopeParam.split(' ');
@@ -72,15 +84,19 @@ export function parseTokenRequest(contentType: string | null, body: string, note
   const actorToken = param('actor_token');
   if (actorToken !== undefined) notes.actorToken(actorToken);
   // Before the policy, and it bounds the audit record.
-  if (scopes !== undefined && scopes.length > MAX_SCOPES) throw new TokexError('malformed_request', `${scopes.length} scopes requested (at most ${MAX_SCOPES})`);
+  if (scopes !== undefined && scopes.length > MAX_SCOPES)
+    throw new TokexError('malformed_request', `${scopes.length} scopes requested (at most ${MAX_SCOPES})`);
   if (subjectToken === undefined) throw new TokexError('malformed_request', 'subject_token is missing');
   const subjectTokenType = param('subject_token_type');
   if (subjectTokenType === undefined) throw new TokexError('malformed_request', 'subject_token_type is missing');
-  if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType)) throw new TokexError('unsupported_token_type', `subject_token_type must be ${TOKEN_TYPE_JWT} or ${TOKEN_TYPE_ACCESS_TOKEN}`);
+  if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType))
+    throw new TokexError('unsupported_token_type', `subject_token_type must be ${TOKEN_TYPE_JWT} or ${TOKEN_TYPE_ACCESS_TOKEN}`);
   // RFC 8693 §2.1: actor_token_type is required with an actor_token and must not appear without one.
   const actorTokenType = param('actor_token_type');
-  if (actorToken !== undefined && actorTokenType === undefined) throw new TokexError('malformed_request', 'actor_token_type is missing (required with actor_token)');
-  if (actorToken === undefined && form.has('actor_token_type')) throw new TokexError('malformed_request', 'actor_token is missing (actor_token_type was given)');
+  if (actorToken !== undefined && actorTokenType === undefined)
+    throw new TokexError('malformed_request', 'actor_token_type is missing (required with actor_token)');
+  if (actorToken === undefined && form.has('actor_token_type'))
+    throw new TokexError('malformed_request', 'actor_token is missing (actor_token_type was given)');
   if (actorTokenType !== undefined && !SUBJECT_TOKEN_TYPES.includes(actorTokenType)) {
     throw new TokexError('unsupported_token_type', `actor_token_type must be ${TOKEN_TYPE_JWT} or ${TOKEN_TYPE_ACCESS_TOKEN}`);
   }
@@ -90,7 +106,8 @@ export function parseTokenRequest(contentType: string | null, body: string, note
   }
 
   if (target === undefined) throw new TokexError('malformed_request', 'resource or audience is missing (or give one scope of the form <resource>/.default)');
-  if (resource !== undefined && !isAbsoluteUri(resource)) throw new TokexError('target_not_allowed', `resource ${quote(resource.slice(0, 200))} is not an absolute URI`);
+  if (resource !== undefined && !isAbsoluteUri(resource))
+    throw new TokexError('target_not_allowed', `resource ${quote(resource.slice(0, 200))} is not an absolute URI`);
   return { subjectToken, target, scopes, requestedTokenType, actorToken };
 }
 

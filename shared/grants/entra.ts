@@ -103,49 +103,64 @@ export class EntraTokenProvider {
       throw new TokexError('internal_error', `identity "${identityName}" cannot do on-behalf-of`);
     }
     const scope = `${resource.replace(/\/+$/, '')}/.default`;
-    return withDeadline(`Entra on-behalf-of token for identity "${identityName}"`, async (signal) => {
-      const { OnBehalfOfCredential } = await import('@azure/identity');
-      const base = { tenantId: identity.tenantId, clientId: identity.clientId, userAssertionToken: userToken, ...credentialOptions(this.authorityHost) };
-      // One credential per user token: OnBehalfOfCredential holds the user assertion it was built with.
-      let credential: TokenCredential;
-      if (identity.type === 'app') {
-        credential = new OnBehalfOfCredential({ ...base, getAssertion: await this.#federatedAssertion(identity) });
-      } else {
-        const secret = await this.#secretOf(identity, signal);
-        credential = identity.clientSecret
-          ? new OnBehalfOfCredential({ ...base, clientSecret: secret.value })
-          : new OnBehalfOfCredential({ ...base, getAssertion: certificateAssertion(secret.value, identity.tenantId, identity.clientId, this.authorityHost) });
-      }
-      const token = await credential.getToken(scope, { abortSignal: signal });
-      if (!token) throw new TokexError('downstream_unavailable', `identity "${identityName}" returned no on-behalf-of token`);
-      return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
-    }, this.#deadlineMs);
+    return withDeadline(
+      `Entra on-behalf-of token for identity "${identityName}"`,
+      async (signal) => {
+        const { OnBehalfOfCredential } = await import('@azure/identity');
+        const base = { tenantId: identity.tenantId, clientId: identity.clientId, userAssertionToken: userToken, ...credentialOptions(this.authorityHost) };
+        // One credential per user token: OnBehalfOfCredential holds the user assertion it was built with.
+        let credential: TokenCredential;
+        if (identity.type === 'app') {
+          credential = new OnBehalfOfCredential({ ...base, getAssertion: await this.#federatedAssertion(identity) });
+        } else {
+          const secret = await this.#secretOf(identity, signal);
+          credential = identity.clientSecret
+            ? new OnBehalfOfCredential({ ...base, clientSecret: secret.value })
+            : new OnBehalfOfCredential({ ...base, getAssertion: certificateAssertion(secret.value, identity.tenantId, identity.clientId, this.authorityHost) });
+        }
+        const token = await credential.getToken(scope, { abortSignal: signal });
+        if (!token) throw new TokexError('downstream_unavailable', `identity "${identityName}" returned no on-behalf-of token`);
+        return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
+      },
+      this.#deadlineMs,
+    );
   }
 
   async #fetch(identityName: string, resource: string): Promise<EntraToken> {
     const identity = this.identities.get(identityName);
     if (!identity) throw new TokexError('internal_error', `identity "${identityName}" is not in the policy`);
     const scope = `${resource.replace(/\/+$/, '')}/.default`;
-    return withDeadline(`Entra token for identity "${identityName}"`, async (signal) => {
-      const credential = await this.#credential(identity, signal);
-      const token = await credential.getToken(scope, { abortSignal: signal });
-      if (!token) throw new TokexError('downstream_unavailable', `identity "${identityName}" returned no token`);
-      return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
-    }, this.#deadlineMs);
+    return withDeadline(
+      `Entra token for identity "${identityName}"`,
+      async (signal) => {
+        const credential = await this.#credential(identity, signal);
+        const token = await credential.getToken(scope, { abortSignal: signal });
+        if (!token) throw new TokexError('downstream_unavailable', `identity "${identityName}" returned no token`);
+        return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
+      },
+      this.#deadlineMs,
+    );
   }
 
   /** One credential per identity; a service principal's is rebuilt when its Key Vault secret changes version. */
   async #credential(identity: IdentityConfig, signal: AbortSignal): Promise<TokenCredential> {
     const known = this.#credentials.get(identity.name);
     // Loaded on first use, not at startup: a policy without entra grants never pays for it.
-    const { AzureCliCredential, ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } = await import('@azure/identity');
+    const { AzureCliCredential, ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } = await import(
+      '@azure/identity'
+    );
     if (identity.type !== 'service-principal') {
       if (known) return known.credential;
       const credential =
         identity.type === 'managed-identity'
           ? new ManagedIdentityCredential({ ...(identity.clientId && { clientId: identity.clientId }), ...credentialOptions(undefined) })
           : identity.type === 'app'
-            ? new ClientAssertionCredential(identity.tenantId, identity.clientId, await this.#federatedAssertion(identity), credentialOptions(this.authorityHost))
+            ? new ClientAssertionCredential(
+                identity.tenantId,
+                identity.clientId,
+                await this.#federatedAssertion(identity),
+                credentialOptions(this.authorityHost),
+              )
             : new AzureCliCredential({ processTimeoutInMs: 10_000 });
       this.#credentials.set(identity.name, { credential, secretVersion: undefined });
       return credential;
@@ -176,7 +191,10 @@ export class EntraTokenProvider {
    */
   async #federatedAssertion(identity: Extract<IdentityConfig, { type: 'app' }>): Promise<() => Promise<string>> {
     const { ManagedIdentityCredential } = await import('@azure/identity');
-    const managed = new ManagedIdentityCredential({ ...(identity.managedIdentityClientId && { clientId: identity.managedIdentityClientId }), ...credentialOptions(undefined) });
+    const managed = new ManagedIdentityCredential({
+      ...(identity.managedIdentityClientId && { clientId: identity.managedIdentityClientId }),
+      ...credentialOptions(undefined),
+    });
     const scope = `${(identity.assertionAudience ?? TOKEN_EXCHANGE_AUDIENCE).replace(/\/+$/, '')}/.default`;
     return async () => {
       const token = await managed.getToken(scope);

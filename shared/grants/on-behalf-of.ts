@@ -23,7 +23,10 @@ export function oboUser(caller: Caller, issuerKind: IssuerConfig['kind'], identi
   }
   const audiences = [identity.clientId, `api://${identity.clientId}`];
   if (!audiences.includes(caller.claims.aud as string)) {
-    throw new TokexError('obo_refused', `"aud" is ${quote(caller.claims.aud)}, on-behalf-of as "${identity.name}" needs ${audiences.map((a) => `"${a}"`).join(' or ')}`);
+    throw new TokexError(
+      'obo_refused',
+      `"aud" is ${quote(caller.claims.aud)}, on-behalf-of as "${identity.name}" needs ${audiences.map((a) => `"${a}"`).join(' or ')}`,
+    );
   }
   return { token: subjectToken, tenantId: caller.tenantId, objectId: caller.objectId };
 }

@@ -2,7 +2,7 @@ import { BoundedCache } from '../cache/bounded-cache.js';
 import { ConfigError, TokexError } from '../errors.js';
 import type { KeyVaultSecretStore } from '../keyvault/key-vault-store.js';
 import { log } from '../log.js';
-import { signingKeyFrom, type SigningKey, type SigningKeys } from './signing-key.js';
+import { type SigningKey, type SigningKeys, signingKeyFrom } from './signing-key.js';
 
 /** How often the secret is read again, so a new version becomes current without a restart. */
 export const SIGNING_KEY_REFRESH_MS = 5 * 60_000;
@@ -38,7 +38,12 @@ export class KeyVaultSigningKeys implements SigningKeys {
   }
 
   /** Loads at startup; any failure stops startup with a message naming TOKEX_SIGNING_KEY. */
-  static async load(store: KeyVaultSecretStore, secretName: string, maxLifetimeSeconds: number, now: () => number = () => Date.now()): Promise<KeyVaultSigningKeys> {
+  static async load(
+    store: KeyVaultSecretStore,
+    secretName: string,
+    maxLifetimeSeconds: number,
+    now: () => number = () => Date.now(),
+  ): Promise<KeyVaultSigningKeys> {
     const ring = new KeyVaultSigningKeys(store, secretName, maxLifetimeSeconds * 1000, now);
     try {
       await ring.refresh();
@@ -52,7 +57,9 @@ export class KeyVaultSigningKeys implements SigningKeys {
   /** Re-reads the secret's versions; on failure the keys in use stay as they are. */
   startRefreshing(): void {
     this.#timer ??= setInterval(() => {
-      this.refresh().catch((err: unknown) => log.warn('signing key refresh failed; keeping the current keys', { secret: this.secretName, error: (err as Error).message }));
+      this.refresh().catch((err: unknown) =>
+        log.warn('signing key refresh failed; keeping the current keys', { secret: this.secretName, error: (err as Error).message }),
+      );
     }, SIGNING_KEY_REFRESH_MS);
     this.#timer.unref();
   }
@@ -69,7 +76,11 @@ export class KeyVaultSigningKeys implements SigningKeys {
       try {
         previous.push(await this.#key(versions[i]!.version));
       } catch (err) {
-        log.warn('skipping an unreadable previous signing key version', { secret: this.secretName, version: versions[i]!.version, error: (err as Error).message });
+        log.warn('skipping an unreadable previous signing key version', {
+          secret: this.secretName,
+          version: versions[i]!.version,
+          error: (err as Error).message,
+        });
       }
     }
     if (this.#current && this.#current.kid !== current.kid) this.#retired.set(this.#current.kid, { key: this.#current, at: now });

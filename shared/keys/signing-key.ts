@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK, type JSONWebKeySet } from 'jose';
+import { calculateJwkThumbprint, type JSONWebKeySet, type JWK } from 'jose';
 import { ConfigError } from '../errors.js';
 
 export type SigningAlgorithm = 'ES256' | 'RS256';

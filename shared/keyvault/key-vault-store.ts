@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { downstreamFailure } from '../azure/errors.js';
 import { secretClientOptions } from '../azure/client-options.js';
+import { downstreamFailure } from '../azure/errors.js';
 import type { SecretStore, SecretValue } from './secret-store.js';
 
 export interface SecretVersionInfo {
@@ -20,7 +20,10 @@ export class KeyVaultSecretStore implements SecretStore {
 
   async get(name: string, options: { version?: string; signal?: AbortSignal } = {}): Promise<SecretValue | undefined> {
     try {
-      const secret = await this.#client.getSecret(name, { ...(options.version && { version: options.version }), ...(options.signal && { abortSignal: options.signal }) });
+      const secret = await this.#client.getSecret(name, {
+        ...(options.version && { version: options.version }),
+        ...(options.signal && { abortSignal: options.signal }),
+      });
       if (secret.value === undefined) return undefined;
       return {
         name: secret.name,

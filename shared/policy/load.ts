@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
-import { LineCounter, parseDocument, isNode, isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
+import { type Document, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { discoveryUrlFor, tenantOf } from '../caller/entra.js';
 import { ConfigError } from '../errors.js';
 import { compileGlob } from './glob.js';
 import type { ClaimCondition, Grant, IdentityConfig, IssuerConfig, Policy, Rule } from './policy.js';
-import { DURATION, KNOWN_KEYS, policySchema, type IssuerEntry, type PolicyDocument } from './schema.js';
+import { DURATION, type IssuerEntry, KNOWN_KEYS, type PolicyDocument, policySchema } from './schema.js';
 
 export interface PolicyLoadOptions {
   /** tokex's own issuer: a policy that trusts it is refused (a minted token must never be a subject token). */
@@ -79,7 +79,10 @@ export function parsePolicy(source: string, file: string, options: PolicyLoadOpt
   }
   const parsed = policySchema.safeParse(data ?? {});
   if (!parsed.success) {
-    throw new PolicyError(file, flattenIssues(parsed.error.issues).map((i) => problem(locate, i.path, i.message)));
+    throw new PolicyError(
+      file,
+      flattenIssues(parsed.error.issues).map((i) => problem(locate, i.path, i.message)),
+    );
   }
 
   const problems: PolicyProblem[] = [];
@@ -115,19 +118,28 @@ function checkScalars(doc: Document, source: string, counter: LineCounter, env: 
     Node(key, node, ancestors) {
       const line = node.range ? counter.linePos(node.range[0]).line : 0;
       const at = () => formatPath(pathOf(ancestors, node));
-      if (node.tag !== undefined && node.tag !== STR_TAG) problems.push({ line, path: at(), message: `the tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not accepted (only !!str)` });
+      if (node.tag !== undefined && node.tag !== STR_TAG)
+        problems.push({ line, path: at(), message: `the tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not accepted (only !!str)` });
       if (!isScalar(node)) return;
       if (key === 'key' && RESERVED_CLAIM_NAMES.includes(String(node.value))) {
         const path = pathOf(ancestors, node);
         const underClaims = (path.length === 5 && path[3] === 'claims') || (path.length === 6 && path[3] === 'actor' && path[4] === 'claims');
         if (underClaims && path[0] === 'rules' && path[2] === 'when') {
-          problems.push({ line, path: at(), message: `"${String(node.value)}" is not a claim name tokex accepts (__proto__, constructor and prototype are refused)` });
+          problems.push({
+            line,
+            path: at(),
+            message: `"${String(node.value)}" is not a claim name tokex accepts (__proto__, constructor and prototype are refused)`,
+          });
         }
       }
       if (typeof node.value === 'number') {
         const written = node.range ? source.slice(node.range[0], node.range[1]).trim() : String(node.value);
         if (!PLAIN_INTEGER.test(written) || !Number.isSafeInteger(node.value)) {
-          problems.push({ line, path: at(), message: `the number ${written.slice(0, 40)} would not be compared exactly (YAML reads it as ${node.value}); quote it: "${written.slice(0, 40)}"` });
+          problems.push({
+            line,
+            path: at(),
+            message: `the number ${written.slice(0, 40)} would not be compared exactly (YAML reads it as ${node.value}); quote it: "${written.slice(0, 40)}"`,
+          });
         }
       }
       if (typeof node.value !== 'string' || !node.value.match(SETTING_REFERENCE)) return;

@@ -9,9 +9,7 @@ import { isAbsoluteUri, isAllowedFetchUrl } from '../url.js';
  */
 
 /** Signature algorithms a caller token may use; `none` and HMAC are not expressible. */
-export const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-] as const;
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 const name = z.string().regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "-"');
 const guid = z.string().regex(GUID, 'must be a GUID');
@@ -41,15 +39,17 @@ export const issuerSchema = z.strictObject({
 
 const identitySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('managed-identity'), clientId: guid.optional() }),
-  z.strictObject({
-    type: z.literal('service-principal'),
-    tenantId: guid,
-    clientId: guid,
-    clientSecret: kvRef.optional(),
-    certificate: kvRef.optional(),
-  }).refine((sp) => (sp.clientSecret === undefined) !== (sp.certificate === undefined), {
-    message: 'needs exactly one of clientSecret or certificate',
-  }),
+  z
+    .strictObject({
+      type: z.literal('service-principal'),
+      tenantId: guid,
+      clientId: guid,
+      clientSecret: kvRef.optional(),
+      certificate: kvRef.optional(),
+    })
+    .refine((sp) => (sp.clientSecret === undefined) !== (sp.certificate === undefined), {
+      message: 'needs exactly one of clientSecret or certificate',
+    }),
   z.strictObject({ type: z.literal('azure-cli') }),
   // An app registration whose federated credential is tokex's managed identity: no secret anywhere.
   z.strictObject({
@@ -83,10 +83,12 @@ const ruleSchema = z.strictObject({
     kind: oneOrMany(z.enum(CALLER_KINDS)).optional(),
     claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
     /** Delegation: the rule holds only for a request with an actor token from `issuer` whose claims hold. */
-    actor: z.strictObject({
-      issuer: name,
-      claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
-    }).optional(),
+    actor: z
+      .strictObject({
+        issuer: name,
+        claims: z.record(z.string().min(1), oneOrMany(claimValue)).optional(),
+      })
+      .optional(),
   }),
   grant: nonEmptyList(grantSchema),
 });

@@ -31,7 +31,9 @@ beforeAll(async () => {
   // Warm each issuer entry's key cache with a good token, so every vector below runs against cached keys.
   const single = await tokex.exchange(exchangeForm(await entra.app(), { audience: 'https://workspace.internal' }));
   const multi = await tokex.exchange(exchangeForm(await entra.app(TENANT_B), { audience: 'https://partner.internal' }));
-  const delegated = await tokex.exchange(exchangeForm(await entra.app(), { audience: 'https://workspace.internal', actor_token: await entra.app(), actor_token_type: JWT_TYPE }));
+  const delegated = await tokex.exchange(
+    exchangeForm(await entra.app(), { audience: 'https://workspace.internal', actor_token: await entra.app(), actor_token_type: JWT_TYPE }),
+  );
   expect([single.status, multi.status, delegated.status]).toEqual([200, 200, 200]);
 });
 afterAll(async () => {
@@ -44,8 +46,19 @@ const now = () => Math.floor(Date.now() / 1000);
 function claims(extra: Record<string, unknown> = {}): Record<string, unknown> {
   const oid = randomUUID();
   const c: Record<string, unknown> = {
-    iss: entra.v2(TENANT_A), aud: API_CLIENT_ID, tid: TENANT_A, oid, sub: oid, azp: randomUUID(), idtyp: 'app',
-    roles: ['Jobs.Train'], ver: '2.0', iat: now(), nbf: now(), exp: now() + 3600, ...extra,
+    iss: entra.v2(TENANT_A),
+    aud: API_CLIENT_ID,
+    tid: TENANT_A,
+    oid,
+    sub: oid,
+    azp: randomUUID(),
+    idtyp: 'app',
+    roles: ['Jobs.Train'],
+    ver: '2.0',
+    iat: now(),
+    nbf: now(),
+    exp: now() + 3600,
+    ...extra,
   };
   for (const [k, v] of Object.entries(c)) if (v === undefined) delete c[k];
   return c;
@@ -74,7 +87,7 @@ const signedBy = (key: import('node:crypto').KeyObject, h: Record<string, unknow
   const input = `${b64u(h)}.${b64u(p)}`;
   return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
 };
-const selfSignedCert = 'MIIBszCCAVmgAwIBAgIUQ' + 'A'.repeat(200);
+const selfSignedCert = `MIIBszCCAVmgAwIBAgIUQ${'A'.repeat(200)}`;
 
 interface Vector {
   readonly name: string;
@@ -94,31 +107,75 @@ const vectors: Vector[] = [
   // signatures stripped, truncated, altered
   { name: 'signature stripped', token: () => withSignature(signed(), () => ''), reason: 'invalid_signature' },
   { name: 'signature truncated', token: () => withSignature(signed(), (s) => s.slice(0, -8)), reason: 'invalid_signature' },
-  { name: 'signature altered (one character)', token: () => withSignature(signed(), (s) => `${s.slice(0, 20)}${s[20] === 'A' ? 'B' : 'A'}${s.slice(21)}`), reason: 'invalid_signature' },
+  {
+    name: 'signature altered (one character)',
+    token: () => withSignature(signed(), (s) => `${s.slice(0, 20)}${s[20] === 'A' ? 'B' : 'A'}${s.slice(21)}`),
+    reason: 'invalid_signature',
+  },
   { name: 'signature all zero', token: () => withSignature(signed(), () => 'A'.repeat(342)), reason: 'invalid_signature' },
-  { name: 'payload altered after signing (roles added)', token: () => {
-    const t = signed(header(), claims({ roles: [] }));
-    const [h, , s] = t.split('.');
-    return `${h}.${b64u(claims({ roles: ['Jobs.Train', 'Admin'] }))}.${s}`;
-  }, reason: 'invalid_signature' },
+  {
+    name: 'payload altered after signing (roles added)',
+    token: () => {
+      const t = signed(header(), claims({ roles: [] }));
+      const [h, , s] = t.split('.');
+      return `${h}.${b64u(claims({ roles: ['Jobs.Train', 'Admin'] }))}.${s}`;
+    },
+    reason: 'invalid_signature',
+  },
   // RS256 → HS256 key confusion, the RSA public key as the HMAC secret in every encoding
-  { name: 'HS256 with the public key PEM as secret', token: () => hmacWith(publicKey().export({ type: 'spki', format: 'pem' }) as string), reason: 'algorithm_not_allowed' },
-  { name: 'HS256 with the PEM minus its trailing newline', token: () => hmacWith((publicKey().export({ type: 'spki', format: 'pem' }) as string).trim()), reason: 'algorithm_not_allowed' },
-  { name: 'HS256 with the public key DER as secret', token: () => hmacWith(publicKey().export({ type: 'spki', format: 'der' })), reason: 'algorithm_not_allowed' },
+  {
+    name: 'HS256 with the public key PEM as secret',
+    token: () => hmacWith(publicKey().export({ type: 'spki', format: 'pem' }) as string),
+    reason: 'algorithm_not_allowed',
+  },
+  {
+    name: 'HS256 with the PEM minus its trailing newline',
+    token: () => hmacWith((publicKey().export({ type: 'spki', format: 'pem' }) as string).trim()),
+    reason: 'algorithm_not_allowed',
+  },
+  {
+    name: 'HS256 with the public key DER as secret',
+    token: () => hmacWith(publicKey().export({ type: 'spki', format: 'der' })),
+    reason: 'algorithm_not_allowed',
+  },
   { name: 'HS256 with the public JWK JSON as secret', token: () => hmacWith(JSON.stringify(entra.key('k1').publicJwk)), reason: 'algorithm_not_allowed' },
   { name: 'HS256 with an empty secret', token: () => hmacWith(''), reason: 'algorithm_not_allowed' },
   // the right key, an algorithm not on the allow-list
-  { name: 'PS256 with the issuer\'s own key', token: () => new SignJWT(claims()).setProtectedHeader({ alg: 'PS256', kid: 'k1' }).sign(entra.key('k1').privateKey), reason: 'algorithm_not_allowed' },
-  { name: 'RS512 with the issuer\'s own key', token: () => new SignJWT(claims()).setProtectedHeader({ alg: 'RS512', kid: 'k1' }).sign(entra.key('k1').privateKey), reason: 'algorithm_not_allowed' },
+  {
+    name: "PS256 with the issuer's own key",
+    token: () => new SignJWT(claims()).setProtectedHeader({ alg: 'PS256', kid: 'k1' }).sign(entra.key('k1').privateKey),
+    reason: 'algorithm_not_allowed',
+  },
+  {
+    name: "RS512 with the issuer's own key",
+    token: () => new SignJWT(claims()).setProtectedHeader({ alg: 'RS512', kid: 'k1' }).sign(entra.key('k1').privateKey),
+    reason: 'algorithm_not_allowed',
+  },
   { name: 'ES256 claimed for an RSA kid', token: () => signed(header({ alg: 'ES256' })), reason: 'algorithm_not_allowed' },
   // headers that carry or point at the attacker's key
-  { name: 'embedded jwk (attacker key)', token: () => signedBy(attackerKey.privateKey, header({ jwk: attackerKey.publicKey.export({ format: 'jwk' }) })), reason: 'forbidden_header' },
+  {
+    name: 'embedded jwk (attacker key)',
+    token: () => signedBy(attackerKey.privateKey, header({ jwk: attackerKey.publicKey.export({ format: 'jwk' }) })),
+    reason: 'forbidden_header',
+  },
   { name: 'embedded x5c (self-signed cert)', token: () => signedBy(attackerKey.privateKey, header({ x5c: [selfSignedCert] })), reason: 'forbidden_header' },
-  { name: 'jku pointing at the attacker\'s JWKS', token: () => signedBy(attacker.key.privateKey, header({ jku: attacker.jwksUri, kid: attacker.key.kid })), reason: 'forbidden_header' },
-  { name: 'x5u pointing at the attacker', token: () => signedBy(attacker.key.privateKey, header({ x5u: `${attacker.origin}/cert.pem` })), reason: 'forbidden_header' },
+  {
+    name: "jku pointing at the attacker's JWKS",
+    token: () => signedBy(attacker.key.privateKey, header({ jku: attacker.jwksUri, kid: attacker.key.kid })),
+    reason: 'forbidden_header',
+  },
+  {
+    name: 'x5u pointing at the attacker',
+    token: () => signedBy(attacker.key.privateKey, header({ x5u: `${attacker.origin}/cert.pem` })),
+    reason: 'forbidden_header',
+  },
   // kid injection
   { name: 'kid path traversal', token: () => signed(header({ kid: '../../../../../../dev/null' })), reason: 'unknown_key' },
-  { name: 'kid /dev/null with HS256 and empty key', token: () => hmacWith('', { alg: 'HS256', typ: 'JWT', kid: '/dev/null' }), reason: 'algorithm_not_allowed' },
+  {
+    name: 'kid /dev/null with HS256 and empty key',
+    token: () => hmacWith('', { alg: 'HS256', typ: 'JWT', kid: '/dev/null' }),
+    reason: 'algorithm_not_allowed',
+  },
   { name: 'kid SQL injection', token: () => signed(header({ kid: "x' UNION SELECT '1';--" })), reason: 'unknown_key' },
   { name: 'kid OR 1=1', token: () => signed(header({ kid: "' OR '1'='1" })), reason: 'unknown_key' },
   { name: 'kid shell injection', token: () => signed(header({ kid: 'k1|sleep 10' })), reason: 'unknown_key' },
@@ -128,22 +185,34 @@ const vectors: Vector[] = [
   { name: 'kid an object', token: () => signed(header({ kid: {} })), reason: 'malformed_token' },
   { name: 'kid missing (Entra always names its key)', token: () => signed({ alg: 'RS256', typ: 'JWT' }), reason: 'unknown_key' },
   { name: 'unknown kid signed by the attacker', token: () => signedBy(attackerKey.privateKey, header({ kid: 'attacker' })), reason: 'unknown_key' },
-  { name: 'the issuer\'s kid, signed by the attacker', token: () => signedBy(attackerKey.privateKey, header()), reason: 'invalid_signature' },
+  { name: "the issuer's kid, signed by the attacker", token: () => signedBy(attackerKey.privateKey, header()), reason: 'invalid_signature' },
   // crit
   { name: 'crit naming a registered claim', token: () => signed(header({ crit: ['exp'] })), reason: 'forbidden_header' },
   { name: 'crit naming an unknown extension', token: () => signed(header({ crit: ['x-ext'], 'x-ext': 1 })), reason: 'forbidden_header' },
   { name: 'crit b64:false (unencoded payload)', token: () => signed(header({ crit: ['b64'], b64: false })), reason: 'forbidden_header' },
   { name: 'crit empty list', token: () => signed(header({ crit: [] })), reason: 'forbidden_header' },
   // the wrong kind of token
-  { name: 'tokex\'s own at+jwt presented as subject token', token: async () => {
-    const res = await tokex.exchange(exchangeForm(await entra.app(), { audience: 'https://workspace.internal' }));
-    return res.body.access_token as string;
-  }, reason: 'unknown_issuer' },
+  {
+    name: "tokex's own at+jwt presented as subject token",
+    token: async () => {
+      const res = await tokex.exchange(exchangeForm(await entra.app(), { audience: 'https://workspace.internal' }));
+      return res.body.access_token as string;
+    },
+    reason: 'unknown_issuer',
+  },
   { name: 'typ at+jwt from a trusted issuer', token: () => signed(header({ typ: 'at+jwt' })), reason: 'token_type_not_allowed' },
-  { name: 'an ID token (aud = client id, nonce claim, no scp/roles)', token: () => signed(header(), claims({ roles: undefined, idtyp: undefined, nonce: 'abc' })), reason: 'missing_claim' },
+  {
+    name: 'an ID token (aud = client id, nonce claim, no scp/roles)',
+    token: () => signed(header(), claims({ roles: undefined, idtyp: undefined, nonce: 'abc' })),
+    reason: 'missing_claim',
+  },
   { name: 'a Graph-style token (nonce header)', token: () => signed(header({ nonce: 'graph-nonce' })), reason: 'forbidden_header' },
   // time
-  { name: 'expired beyond the tolerance', token: () => signed(header(), claims({ exp: now() - 120, iat: now() - 3720, nbf: now() - 3720 })), reason: 'expired' },
+  {
+    name: 'expired beyond the tolerance',
+    token: () => signed(header(), claims({ exp: now() - 120, iat: now() - 3720, nbf: now() - 3720 })),
+    reason: 'expired',
+  },
   { name: 'nbf in the future beyond the tolerance', token: () => signed(header(), claims({ nbf: now() + 600 })), reason: 'not_yet_valid' },
   { name: 'iat in the future beyond the tolerance', token: () => signed(header(), claims({ iat: now() + 600 })), reason: 'not_yet_valid' },
   { name: 'exp missing', token: () => signed(header(), claims({ exp: undefined })), reason: 'missing_claim' },
@@ -153,44 +222,100 @@ const vectors: Vector[] = [
   { name: 'aud an array holding the right audience', token: () => signed(header(), claims({ aud: [API_CLIENT_ID, 'api://other'] })), reason: 'wrong_audience' },
   { name: 'aud missing', token: () => signed(header(), claims({ aud: undefined })), reason: 'missing_claim' },
   // issuer and tenant
-  { name: 'a tenant not on the multi-tenant list', token: () => signed(header(), claims({ iss: `${entra.origin}/${'9'.repeat(8)}-9999-4999-8999-${'9'.repeat(12)}/v2.0`, tid: `${'9'.repeat(8)}-9999-4999-8999-${'9'.repeat(12)}` })), reason: 'tenant_not_allowed' },
-  { name: 'v1 iss when only v2 is configured for the tenant', token: () => signed(header(), claims({ iss: `${entra.origin}/sts/${TENANT_B}/`, tid: TENANT_B })), reason: 'unknown_issuer' },
-  { name: 'iss with a literal {tenantid}', token: () => signed(header(), claims({ iss: `${entra.origin}/{tenantid}/v2.0`, tid: TENANT_B })), reason: 'wrong_issuer' },
-  { name: 'iss names tenant B, tid says A (multi-tenant entry)', token: () => signed(header(), claims({ iss: entra.v2(TENANT_B), tid: TENANT_A })), reason: 'wrong_issuer' },
+  {
+    name: 'a tenant not on the multi-tenant list',
+    token: () =>
+      signed(
+        header(),
+        claims({ iss: `${entra.origin}/${'9'.repeat(8)}-9999-4999-8999-${'9'.repeat(12)}/v2.0`, tid: `${'9'.repeat(8)}-9999-4999-8999-${'9'.repeat(12)}` }),
+      ),
+    reason: 'tenant_not_allowed',
+  },
+  {
+    name: 'v1 iss when only v2 is configured for the tenant',
+    token: () => signed(header(), claims({ iss: `${entra.origin}/sts/${TENANT_B}/`, tid: TENANT_B })),
+    reason: 'unknown_issuer',
+  },
+  {
+    name: 'iss with a literal {tenantid}',
+    token: () => signed(header(), claims({ iss: `${entra.origin}/{tenantid}/v2.0`, tid: TENANT_B })),
+    reason: 'wrong_issuer',
+  },
+  {
+    name: 'iss names tenant B, tid says A (multi-tenant entry)',
+    token: () => signed(header(), claims({ iss: entra.v2(TENANT_B), tid: TENANT_A })),
+    reason: 'wrong_issuer',
+  },
   { name: 'iss names tenant A, tid says B (single-tenant entry)', token: () => signed(header(), claims({ tid: TENANT_B })), reason: 'wrong_issuer' },
   { name: 'tid not a GUID', token: () => signed(header(), claims({ iss: `${entra.origin}/common/v2.0`, tid: 'common' })), reason: 'tenant_not_allowed' },
   { name: 'tid a path traversal', token: () => signed(header(), claims({ tid: '../../x' })), reason: 'tenant_not_allowed' },
   { name: 'iss with a trailing slash', token: () => signed(header(), claims({ iss: `${entra.v2(TENANT_A)}/` })), reason: 'unknown_issuer' },
   { name: 'iss in another case', token: () => signed(header(), claims({ iss: entra.v2(TENANT_A).toUpperCase() })), reason: 'unknown_issuer' },
   { name: 'iss missing', token: () => signed(header(), claims({ iss: undefined })), reason: 'missing_claim' },
-  { name: 'a key bound to tenant B signing for tenant A', token: () => entra.idp.signRaw(header({ kid: 'kB' }), claims(), entra.key('kB')), reason: 'wrong_issuer' },
+  {
+    name: 'a key bound to tenant B signing for tenant A',
+    token: () => entra.idp.signRaw(header({ kid: 'kB' }), claims(), entra.key('kB')),
+    reason: 'wrong_issuer',
+  },
   // size and format
   { name: 'a token over 16 KiB', token: () => signed(header(), claims({ pad: 'x'.repeat(17 * 1024) })), reason: 'token_too_large' },
-  { name: 'JSON-serialized JWS', token: () => {
-    const [h, p, s] = signed().split('.');
-    return JSON.stringify({ payload: p, signatures: [{ protected: h, signature: s }] });
-  }, reason: 'malformed_token' },
-  { name: 'flattened JSON JWS', token: () => {
-    const [h, p, s] = signed().split('.');
-    return JSON.stringify({ payload: p, protected: h, signature: s });
-  }, reason: 'malformed_token' },
-  { name: 'a 5-segment JWE', token: () => `${b64u({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.${'A'.repeat(342)}.${'A'.repeat(16)}.${b64u(claims())}.${'A'.repeat(22)}`, reason: 'malformed_token' },
-  { name: 'base64 padding in a segment', token: () => {
-    const [h, p, s] = signed().split('.');
-    return `${h}=.${p}.${s}`;
-  }, reason: 'malformed_token' },
-  { name: 'standard base64 characters (+ /) in the signature', token: () => withSignature(signed(), (s) => s.replace(/-/g, '+').replace(/_/g, '/').replace(/^(.)/, '+')), reason: 'malformed_token' },
+  {
+    name: 'JSON-serialized JWS',
+    token: () => {
+      const [h, p, s] = signed().split('.');
+      return JSON.stringify({ payload: p, signatures: [{ protected: h, signature: s }] });
+    },
+    reason: 'malformed_token',
+  },
+  {
+    name: 'flattened JSON JWS',
+    token: () => {
+      const [h, p, s] = signed().split('.');
+      return JSON.stringify({ payload: p, protected: h, signature: s });
+    },
+    reason: 'malformed_token',
+  },
+  {
+    name: 'a 5-segment JWE',
+    token: () => `${b64u({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.${'A'.repeat(342)}.${'A'.repeat(16)}.${b64u(claims())}.${'A'.repeat(22)}`,
+    reason: 'malformed_token',
+  },
+  {
+    name: 'base64 padding in a segment',
+    token: () => {
+      const [h, p, s] = signed().split('.');
+      return `${h}=.${p}.${s}`;
+    },
+    reason: 'malformed_token',
+  },
+  {
+    name: 'standard base64 characters (+ /) in the signature',
+    token: () => withSignature(signed(), (s) => s.replace(/-/g, '+').replace(/_/g, '/').replace(/^(.)/, '+')),
+    reason: 'malformed_token',
+  },
   { name: 'whitespace inside the token', token: () => signed().replace('.', ' .'), reason: 'malformed_token' },
-  { name: 'impossible base64url length', token: () => {
-    const [h, p, s] = signed().split('.');
-    return `${h}.${p}x.${s}`;
-  }, reason: 'malformed_token' },
-  { name: 'invalid UTF-8 in the payload', token: () => {
-    const [h, , s] = signed().split('.');
-    return `${h}.${Buffer.concat([Buffer.from('{"sub":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]).toString('base64url')}.${s}`;
-  }, reason: 'malformed_token' },
+  {
+    name: 'impossible base64url length',
+    token: () => {
+      const [h, p, s] = signed().split('.');
+      return `${h}.${p}x.${s}`;
+    },
+    reason: 'malformed_token',
+  },
+  {
+    name: 'invalid UTF-8 in the payload',
+    token: () => {
+      const [h, , s] = signed().split('.');
+      return `${h}.${Buffer.concat([Buffer.from('{"sub":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]).toString('base64url')}.${s}`;
+    },
+    reason: 'malformed_token',
+  },
   { name: 'duplicate header keys (alg RS256, then none)', token: () => signed(`{"alg":"RS256","kid":"k1","alg":"none"}`), reason: 'malformed_token' },
-  { name: 'duplicate payload keys (aud twice)', token: () => signed(header(), JSON.stringify(claims()).replace(/^\{/, `{"aud":"api://evil",`)), reason: 'malformed_token' },
+  {
+    name: 'duplicate payload keys (aud twice)',
+    token: () => signed(header(), JSON.stringify(claims()).replace(/^\{/, `{"aud":"api://evil",`)),
+    reason: 'malformed_token',
+  },
   { name: 'header not a JSON object', token: () => signed('["RS256"]'), reason: 'malformed_token' },
   { name: 'payload not a JSON object', token: () => signed(header(), '"just a string"'), reason: 'malformed_token' },
 ];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePolicy, PolicyError } from '../../shared/policy/load.js';
+import { PolicyError, parsePolicy } from '../../shared/policy/load.js';
 import { API_CLIENT_ID, FakeEntra, TENANT_A } from '../fakes/entra.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';

@@ -18,7 +18,8 @@ const FILES = ['json_web_signature_test.json', 'json_web_key_test.json'] as cons
 const WHY = {
   hmac: 'HMAC cannot be configured for a caller issuer (RFC 8725 §3.1); every HS* token is refused',
   emptyPayload: 'an empty payload is valid JWS but never a JWT claims set; tokex requires a non-empty payload segment',
-  jwkAlg: 'the JWK declares another alg than the JWS header (a PS256 key used for PS384; an "ES521" key for ES512); jose, and so tokex, use a key only for the alg it declares',
+  jwkAlg:
+    'the JWK declares another alg than the JWS header (a PS256 key used for PS384; an "ES521" key for ES512); jose, and so tokex, use a key only for the alg it declares',
   strictBase64: 'a character outside base64url inside a segment: Wycheproof tolerates it, tokex accepts only strict compact JWS (RFC 8725bis)',
   roca: 'ROCA-vulnerable RSA moduli are not detected: tokex trusts the keys its configured issuer publishes and does not fingerprint them',
 } as const;
@@ -38,8 +39,19 @@ const DEVIATIONS: Record<string, { why: keyof typeof WHY; verdict: string }> = {
   'json_web_key_test.json#7': { why: 'roca', verdict: 'valid' },
 };
 
-interface Vector { tcId: number; comment: string; jws: string; result: 'valid' | 'invalid' | 'acceptable' }
-interface Group { type: string; comment?: string; public?: JWK | JSONWebKeySet; private?: JWK | JSONWebKeySet; tests: Vector[] }
+interface Vector {
+  tcId: number;
+  comment: string;
+  jws: string;
+  result: 'valid' | 'invalid' | 'acceptable';
+}
+interface Group {
+  type: string;
+  comment?: string;
+  public?: JWK | JSONWebKeySet;
+  private?: JWK | JSONWebKeySet;
+  tests: Vector[];
+}
 
 function headerAlg(jws: string): string | undefined {
   try {

@@ -8,7 +8,10 @@ export interface Envelope {
   time: string;
   iKey: string;
   tags: Record<string, string>;
-  data: { baseType: string; baseData: { name?: string; message?: string; properties?: Record<string, string>; measurements?: Record<string, number>; severityLevel?: string } };
+  data: {
+    baseType: string;
+    baseData: { name?: string; message?: string; properties?: Record<string, string>; measurements?: Record<string, number>; severityLevel?: string };
+  };
 }
 
 /** Application Insights' ingestion endpoint (`POST /v2.1/track`) over HTTPS: the exporter insists on https. */
@@ -17,7 +20,10 @@ export class FakeIngestion {
   /** Raw request bodies, to search for anything that must never be sent. */
   readonly bodies: string[] = [];
 
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   static async start(): Promise<FakeIngestion> {
     const tls = throwawayTls();

@@ -1,7 +1,7 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, decodeProtectedHeader, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import type { FaultMode } from './managed-identity.js';
 import { throwawayTls } from './tls.js';
 
@@ -61,7 +61,10 @@ export class FakeEntraTokenEndpoint {
   /** Signs the tokens it issues for on-behalf-of, so tests can read their claims. */
   readonly signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
-  private constructor(private readonly server: Server, readonly authorityHost: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly authorityHost: string,
+  ) {}
 
   static async start(): Promise<FakeEntraTokenEndpoint> {
     const tls = throwawayTls();
@@ -74,7 +77,9 @@ export class FakeEntraTokenEndpoint {
 
   /** Requests of one grant type (`client_credentials`, or `on_behalf_of` for jwt-bearer OBO). */
   requestsOf(kind: 'client_credentials' | 'on_behalf_of', clientId?: string): TokenRequest[] {
-    return this.requests.filter((r) => (kind === 'on_behalf_of' ? r.requestedTokenUse === 'on_behalf_of' : r.grantType === kind) && (clientId === undefined || r.clientId === clientId));
+    return this.requests.filter(
+      (r) => (kind === 'on_behalf_of' ? r.requestedTokenUse === 'on_behalf_of' : r.grantType === kind) && (clientId === undefined || r.clientId === clientId),
+    );
   }
 
   private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
@@ -83,8 +88,13 @@ export class FakeEntraTokenEndpoint {
     if (req.method === 'GET' && url.pathname.endsWith('/v2.0/.well-known/openid-configuration')) {
       const base = `${this.authorityHost}/${tenant}`;
       return this.json(res, 200, {
-        issuer: `${base}/v2.0`, token_endpoint: `${base}/oauth2/v2.0/token`, authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
-        jwks_uri: `${base}/discovery/v2.0/keys`, response_types_supported: ['code'], subject_types_supported: ['pairwise'], id_token_signing_alg_values_supported: ['RS256'],
+        issuer: `${base}/v2.0`,
+        token_endpoint: `${base}/oauth2/v2.0/token`,
+        authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+        jwks_uri: `${base}/discovery/v2.0/keys`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['pairwise'],
+        id_token_signing_alg_values_supported: ['RS256'],
       });
     }
     if (req.method === 'POST' && url.pathname.endsWith('/oauth2/v2.0/token')) {
@@ -94,8 +104,13 @@ export class FakeEntraTokenEndpoint {
       const clientId = form.get('client_id') ?? '';
       this.calls.set(clientId, (this.calls.get(clientId) ?? 0) + 1);
       const request: TokenRequest = {
-        tenant, grantType: form.get('grant_type') ?? '', clientId, scope: form.get('scope') ?? '', clientAuth: 'none',
-        ...(form.get('requested_token_use') !== null && { requestedTokenUse: form.get('requested_token_use')! }), status: 0,
+        tenant,
+        grantType: form.get('grant_type') ?? '',
+        clientId,
+        scope: form.get('scope') ?? '',
+        clientAuth: 'none',
+        ...(form.get('requested_token_use') !== null && { requestedTokenUse: form.get('requested_token_use')! }),
+        status: 0,
       };
       this.requests.push(request);
       const answer = (status: number, payload: Record<string, unknown>, headers: Record<string, string> = {}) => {
@@ -110,7 +125,12 @@ export class FakeEntraTokenEndpoint {
 
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       if (this.mode === 'hang') return;
-      if (this.mode !== 'ok') return answer(Number(this.mode), { error: 'temporarily_unavailable', error_description: `injected ${this.mode}` }, this.mode === '429' ? { 'retry-after': '1' } : {});
+      if (this.mode !== 'ok')
+        return answer(
+          Number(this.mode),
+          { error: 'temporarily_unavailable', error_description: `injected ${this.mode}` },
+          this.mode === '429' ? { 'retry-after': '1' } : {},
+        );
 
       if (request.grantType === 'client_credentials') {
         const token = `sp-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;
@@ -131,7 +151,8 @@ export class FakeEntraTokenEndpoint {
       this.authentications.push(`secret:${form.get('client_secret')}`);
       return { method: 'secret' };
     }
-    if (form.get('client_assertion_type') !== CLIENT_ASSERTION_TYPE) return { status: 400, error: 'invalid_request', description: 'AADSTS50027: client_assertion_type' };
+    if (form.get('client_assertion_type') !== CLIENT_ASSERTION_TYPE)
+      return { status: 400, error: 'invalid_request', description: 'AADSTS50027: client_assertion_type' };
     const federated = this.federated.get(clientId);
     if (federated) {
       // AADSTS70021: the assertion must be a token of exactly the federated credential's issuer, subject and audience.
@@ -159,8 +180,10 @@ export class FakeEntraTokenEndpoint {
     request: TokenRequest,
     answer: (status: number, payload: Record<string, unknown>) => void,
   ): Promise<void> {
-    const invalidGrant = (description: string) => answer(400, { error: 'invalid_grant', error_description: description, error_codes: [Number(/AADSTS(\d+)/.exec(description)?.[1])] });
-    if (form.get('requested_token_use') !== 'on_behalf_of') return answer(400, { error: 'invalid_request', error_description: 'AADSTS900144: requested_token_use' });
+    const invalidGrant = (description: string) =>
+      answer(400, { error: 'invalid_grant', error_description: description, error_codes: [Number(/AADSTS(\d+)/.exec(description)?.[1])] });
+    if (form.get('requested_token_use') !== 'on_behalf_of')
+      return answer(400, { error: 'invalid_request', error_description: 'AADSTS900144: requested_token_use' });
     const assertion = form.get('assertion');
     if (!assertion) return answer(400, { error: 'invalid_request', error_description: 'AADSTS900144: assertion' });
     let user: Record<string, unknown>;
@@ -172,7 +195,11 @@ export class FakeEntraTokenEndpoint {
     (request as { user?: unknown }).user = { tid: user.tid, oid: user.oid };
     if (user.aud !== clientId && user.aud !== `api://${clientId}`) return invalidGrant('AADSTS50013: Assertion audience does not match the client app.');
     if (typeof user.scp !== 'string') return invalidGrant('AADSTS50013: Assertion is not a user token.');
-    const resource = form.get('scope')?.split(' ').find((s) => s.endsWith('/.default'))?.slice(0, -'/.default'.length);
+    const resource = form
+      .get('scope')
+      ?.split(' ')
+      .find((s) => s.endsWith('/.default'))
+      ?.slice(0, -'/.default'.length);
     if (!resource) return answer(400, { error: 'invalid_scope', error_description: 'AADSTS70011: scope' });
     if (this.consentMissing.has(resource)) return invalidGrant('AADSTS65001: The user or administrator has not consented to use the application.');
     const token = await new SignJWT({ tid: user.tid, oid: user.oid, scp: 'user_impersonation', azp: clientId, ver: '2.0', name: user.name })
@@ -185,7 +212,13 @@ export class FakeEntraTokenEndpoint {
       .setJti(randomUUID())
       .sign(this.signingKey);
     this.issued.push(token);
-    answer(200, { token_type: 'Bearer', scope: `${resource}/user_impersonation`, expires_in: this.expiresInSeconds, ext_expires_in: this.expiresInSeconds, access_token: token });
+    answer(200, {
+      token_type: 'Bearer',
+      scope: `${resource}/user_impersonation`,
+      expires_in: this.expiresInSeconds,
+      ext_expires_in: this.expiresInSeconds,
+      access_token: token,
+    });
   }
 
   private json(res: import('node:http').ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

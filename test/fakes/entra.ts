@@ -56,19 +56,57 @@ export class FakeEntra {
   /** Client credentials (a service principal), v2: `idtyp: app`, `roles`, `azp`. */
   app(tid = TENANT_A, extra: Record<string, unknown> = {}, options: Parameters<FakeIssuer['token']>[1] = {}): Promise<string> {
     const oid = randomUUID();
-    return this.idp.token({ iss: this.v2(tid), aud: API_CLIENT_ID, tid, oid, sub: oid, azp: CLIENT_APP_ID, azpacr: '1', idtyp: 'app', roles: ['Jobs.Train'], ver: '2.0', uti: randomUUID(), ...extra }, options);
+    return this.idp.token(
+      {
+        iss: this.v2(tid),
+        aud: API_CLIENT_ID,
+        tid,
+        oid,
+        sub: oid,
+        azp: CLIENT_APP_ID,
+        azpacr: '1',
+        idtyp: 'app',
+        roles: ['Jobs.Train'],
+        ver: '2.0',
+        uti: randomUUID(),
+        ...extra,
+      },
+      options,
+    );
   }
 
   /** An interactive user or an Azure CLI session (delegated), v2: `scp`, no `idtyp: app`. */
   user(tid = TENANT_A, extra: Record<string, unknown> = {}): Promise<string> {
-    return this.idp.token({ iss: this.v2(tid), aud: API_CLIENT_ID, tid, oid: randomUUID(), sub: randomUUID(), azp: CLIENT_APP_ID, azpacr: '0', scp: 'access_as_user', name: 'Ada', preferred_username: 'ada@example.com', ver: '2.0', ...extra });
+    return this.idp.token({
+      iss: this.v2(tid),
+      aud: API_CLIENT_ID,
+      tid,
+      oid: randomUUID(),
+      sub: randomUUID(),
+      azp: CLIENT_APP_ID,
+      azpacr: '0',
+      scp: 'access_as_user',
+      name: 'Ada',
+      preferred_username: 'ada@example.com',
+      ver: '2.0',
+      ...extra,
+    });
   }
 
   /** A managed identity, v2: an app token with `xms_mirid`. */
   managedIdentity(tid = TENANT_A, extra: Record<string, unknown> = {}): Promise<string> {
     const oid = randomUUID();
     return this.idp.token({
-      iss: this.v2(tid), aud: API_CLIENT_ID, tid, oid, sub: oid, azp: MI_CLIENT_ID, azpacr: '2', idtyp: 'app', roles: ['Jobs.Train'], ver: '2.0',
+      iss: this.v2(tid),
+      aud: API_CLIENT_ID,
+      tid,
+      oid,
+      sub: oid,
+      azp: MI_CLIENT_ID,
+      azpacr: '2',
+      idtyp: 'app',
+      roles: ['Jobs.Train'],
+      ver: '2.0',
       xms_mirid: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/jobs',
       ...extra,
     });
@@ -77,7 +115,19 @@ export class FakeEntra {
   /** A v1 app token (`appid`, App ID URI audience), as `az account get-access-token --resource api://tokex` gives for v1 APIs. */
   v1App(tid = TENANT_A, extra: Record<string, unknown> = {}): Promise<string> {
     const oid = randomUUID();
-    return this.idp.token({ iss: this.v1(tid), aud: API_APP_ID_URI, tid, oid, sub: oid, appid: CLIENT_APP_ID, appidacr: '1', idtyp: 'app', roles: ['Jobs.Train'], ver: '1.0', ...extra });
+    return this.idp.token({
+      iss: this.v1(tid),
+      aud: API_APP_ID_URI,
+      tid,
+      oid,
+      sub: oid,
+      appid: CLIENT_APP_ID,
+      appidacr: '1',
+      idtyp: 'app',
+      roles: ['Jobs.Train'],
+      ver: '1.0',
+      ...extra,
+    });
   }
 
   /** An ID token issued to a client whose id equals the API's: same iss, aud and keys, but no scp/roles. */

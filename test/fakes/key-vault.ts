@@ -35,7 +35,10 @@ export class FakeKeyVault {
   /** Writes (PUT, setSecret) per secret name. */
   readonly writes = new Map<string, number>();
 
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   static async start(): Promise<FakeKeyVault> {
     const tls = throwawayTls();
@@ -52,7 +55,9 @@ export class FakeKeyVault {
     name = this.storedName(name) ?? name;
     const versions = this.secrets.get(name) ?? [];
     versions.push({
-      version, value, enabled: true,
+      version,
+      value,
+      enabled: true,
       created: Math.floor(Date.now() / 1000) - (options.createdAgoSeconds ?? 0),
       ...(options.contentType && { contentType: options.contentType }),
       ...(options.expires && { expires: Math.floor(options.expires.getTime() / 1000) }),
@@ -81,7 +86,12 @@ export class FakeKeyVault {
     const auth = req.headers.authorization;
     if (!auth?.startsWith('Bearer ')) {
       this.challenges++;
-      res.writeHead(401, { 'www-authenticate': 'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"' }).end();
+      res
+        .writeHead(401, {
+          'www-authenticate':
+            'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"',
+        })
+        .end();
       return;
     }
     this.bearers.add(auth.slice('Bearer '.length));
@@ -89,24 +99,32 @@ export class FakeKeyVault {
       this.forbidden--;
       this.refused++;
       // What Key Vault answers a caller whose role assignment has not reached it yet.
-      return this.json(res, 403, { error: { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } } });
+      return void this.json(res, 403, {
+        error: { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } },
+      });
     }
     const [, collection, asked, third] = url.pathname.replace(/\/+$/, '').split('/');
-    if (collection !== 'secrets' || !asked) return this.json(res, 400, { error: { code: 'BadParameter', message: 'unsupported' } });
+    if (collection !== 'secrets' || !asked) return void this.json(res, 400, { error: { code: 'BadParameter', message: 'unsupported' } });
     const name = this.storedName(asked) ?? asked;
-    if (req.method === 'PUT' && !third) return this.put(req, res, name);
+    if (req.method === 'PUT' && !third) return void this.put(req, res, name);
     const fault = this.faults.get(name) ?? 'ok';
     if (third !== 'versions') this.reads.set(name, (this.reads.get(name) ?? 0) + 1);
     if (fault === 'hang') return;
     if (fault !== 'ok') {
       const headers: Record<string, string> = fault === '429' ? { 'retry-after': '1' } : {};
-      return this.json(res, Number(fault), { error: { code: fault === '429' ? 'Throttled' : fault === '404' ? 'SecretNotFound' : 'InternalError', message: `injected ${fault}` } }, headers);
+      return void this.json(
+        res,
+        Number(fault),
+        { error: { code: fault === '429' ? 'Throttled' : fault === '404' ? 'SecretNotFound' : 'InternalError', message: `injected ${fault}` } },
+        headers,
+      );
     }
     const versions = this.secrets.get(name);
-    if (!versions || versions.length === 0) return this.json(res, 404, { error: { code: 'SecretNotFound', message: `A secret with (name/id) ${name} was not found in this key vault.` } });
-    if (third === 'versions') return this.json(res, 200, { value: versions.map((v) => this.bundle(name, v, false)), nextLink: null });
+    if (!versions || versions.length === 0)
+      return void this.json(res, 404, { error: { code: 'SecretNotFound', message: `A secret with (name/id) ${name} was not found in this key vault.` } });
+    if (third === 'versions') return void this.json(res, 200, { value: versions.map((v) => this.bundle(name, v, false)), nextLink: null });
     const chosen = third ? versions.find((v) => v.version === third) : [...versions].reverse().find((v) => v.enabled);
-    if (!chosen) return this.json(res, 404, { error: { code: 'SecretNotFound', message: 'no such version' } });
+    if (!chosen) return void this.json(res, 404, { error: { code: 'SecretNotFound', message: 'no such version' } });
     this.json(res, 200, this.bundle(name, chosen, true));
   }
 
@@ -119,9 +137,9 @@ export class FakeKeyVault {
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
       } catch {
-        return this.json(res, 400, { error: { code: 'BadParameter', message: 'body is not JSON' } });
+        return void this.json(res, 400, { error: { code: 'BadParameter', message: 'body is not JSON' } });
       }
-      if (typeof body.value !== 'string') return this.json(res, 400, { error: { code: 'BadParameter', message: 'value is required' } });
+      if (typeof body.value !== 'string') return void this.json(res, 400, { error: { code: 'BadParameter', message: 'value is required' } });
       this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
       const version = this.set(name, body.value, typeof body.contentType === 'string' ? { contentType: body.contentType } : {});
       this.json(res, 200, this.bundle(name, this.secrets.get(name)!.find((v) => v.version === version)!, true));
@@ -133,7 +151,14 @@ export class FakeKeyVault {
       id: `${this.url}/secrets/${name}/${v.version}`,
       ...(withValue && { value: v.value }),
       ...(v.contentType && { contentType: v.contentType }),
-      attributes: { enabled: v.enabled, created: v.created, updated: v.created, recoveryLevel: 'Recoverable+Purgeable', ...(v.expires && { exp: v.expires }), ...(v.notBefore && { nbf: v.notBefore }) },
+      attributes: {
+        enabled: v.enabled,
+        created: v.created,
+        updated: v.created,
+        recoveryLevel: 'Recoverable+Purgeable',
+        ...(v.expires && { exp: v.expires }),
+        ...(v.notBefore && { nbf: v.notBefore }),
+      },
     };
   }
 

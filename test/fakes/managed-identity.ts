@@ -93,19 +93,21 @@ export class FakeManagedIdentity {
     const expiresOn = Math.floor(Date.now() / 1000) + this.expiresInSeconds;
     const token = this.assertionAudiences.has(resource)
       ? await new SignJWT({ tid: MI_TENANT, oid: this.principalOf(url.searchParams.get('client_id') ?? undefined) })
-        .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
-        .setIssuer(this.assertionIssuer)
-        .setSubject(this.principalOf(url.searchParams.get('client_id') ?? undefined))
-        .setAudience(resource)
-        .setIssuedAt()
-        .setExpirationTime(expiresOn)
-        .sign(this.assertionKey.privateKey)
+          .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+          .setIssuer(this.assertionIssuer)
+          .setSubject(this.principalOf(url.searchParams.get('client_id') ?? undefined))
+          .setAudience(resource)
+          .setIssuedAt()
+          .setExpirationTime(expiresOn)
+          .sign(this.assertionKey.privateKey)
       : this.issue
         ? await this.issue(resource)
         : `mi-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;
     this.issued.push(token);
     this.issuedFor.set(token, resource);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' }));
   }
 
   async close(): Promise<void> {

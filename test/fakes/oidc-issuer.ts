@@ -1,7 +1,7 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { calculateJwkThumbprint, type JWK, type JWTPayload, SignJWT } from 'jose';
 
 /** How the fake answers discovery and JWKS requests. */
 export type IssuerMode = 'ok' | 'down' | 'hang' | 'garbage' | 'huge';
@@ -67,7 +67,10 @@ export class FakeIssuer {
   }
 
   /** A correctly signed RS256 token: `{iss, aud, iat, nbf, exp, sub}` plus `claims`; `claims` may unset any with undefined. */
-  async token(claims: JWTPayload & Record<string, unknown>, options: { key?: IssuerKey; header?: Record<string, unknown>; alg?: string; expiresIn?: number } = {}): Promise<string> {
+  async token(
+    claims: JWTPayload & Record<string, unknown>,
+    options: { key?: IssuerKey; header?: Record<string, unknown>; alg?: string; expiresIn?: number } = {},
+  ): Promise<string> {
     const key = options.key ?? this.key;
     const now = Math.floor(Date.now() / 1000);
     const payload: Record<string, unknown> = { iss: this.issuer, iat: now, nbf: now, exp: now + (options.expiresIn ?? 3600), ...claims };

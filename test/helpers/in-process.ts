@@ -7,7 +7,7 @@ import { readCredential } from '../../shared/credentials/read-credential.js';
 import { exchangeToken } from '../../shared/exchange/token-exchange.js';
 import type { HttpResult } from '../../shared/http-result.js';
 import { loadSettings } from '../../shared/settings.js';
-import { startTokex, type StartOptions } from '../../shared/startup.js';
+import { type StartOptions, startTokex } from '../../shared/startup.js';
 import type { Tokex } from '../../shared/tokex.js';
 
 export interface Answer {

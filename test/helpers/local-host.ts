@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,10 +11,9 @@ export { freePort };
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/tokex.js');
 export {
   TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE,
-  TOKEN_TYPE_JWT as JWT_TYPE,
   TOKEN_TYPE_ACCESS_TOKEN as ACCESS_TOKEN_TYPE,
+  TOKEN_TYPE_JWT as JWT_TYPE,
 } from '../../shared/protocol.js';
-
 
 /** The built `tokex serve`, running as a child process in a scratch folder, with its output captured. */
 export class LocalTokex {
@@ -60,7 +59,10 @@ export class LocalTokex {
   }
 
   /** POST /token with form parameters (a value of string[] repeats the parameter). */
-  async exchange(params: Record<string, string | string[]>, init: { contentType?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  async exchange(
+    params: Record<string, string | string[]>,
+    init: { contentType?: string; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
     const form = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) form.append(k, one);
     const res = await fetch(`${this.url}/token`, {

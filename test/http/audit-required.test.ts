@@ -12,10 +12,13 @@ afterEach(async () => {
 
 async function start(required: boolean): Promise<LocalTokex> {
   idp = await FakeIssuer.start();
-  const host = await LocalTokex.start(`
+  const host = await LocalTokex.start(
+    `
 issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
 rules: [{ name: r, when: { issuer: idp }, grant: [{ minted: "https://w.internal", scopes: [a] }] }]
-`, { TOKEX_AUDIT_REQUIRED: String(required) });
+`,
+    { TOKEX_AUDIT_REQUIRED: String(required) },
+  );
   hosts.push(host);
   return host;
 }

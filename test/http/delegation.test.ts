@@ -78,7 +78,7 @@ function chain(depth: number): Record<string, unknown> {
 }
 
 describe('a delegated exchange', () => {
-  it('an Entra user, a portal app acting for them: the minted token names both (act.sub = the actor\'s oid)', async () => {
+  it("an Entra user, a portal app acting for them: the minted token names both (act.sub = the actor's oid)", async () => {
     const subject = await user();
     const actor = await portal();
     const { status, body, audit } = await delegate(subject, actor, { audience: WORKSPACE });
@@ -88,7 +88,9 @@ describe('a delegated exchange', () => {
     expect(payload).toMatchObject({ oid: s.oid, scope: 'data.read', act: { iss: entra.v2(TENANT_A), sub: a.oid } });
     expect(Object.keys(payload.act as object).sort()).toEqual(['iss', 'sub']);
     expect(audit).toMatchObject({
-      outcome: 'granted', reason: 'ok', rule: 'portal-for-people',
+      outcome: 'granted',
+      reason: 'ok',
+      rule: 'portal-for-people',
       caller: { objectId: s.oid, kind: 'user' },
       actor: { issuer: entra.v2(TENANT_A), objectId: a.oid, kind: 'app' },
     });
@@ -115,7 +117,9 @@ describe('a delegated exchange', () => {
     const { status, body } = await delegate(await batchSubject(), await service({ act: prior }), { audience: BATCH });
     expect(status).toBe(200);
     expect((await verified(body.access_token as string, BATCH)).act).toEqual({
-      iss: idp.issuer, sub: 'idp:svc-1', act: { iss: 'https://prior-1.example', sub: 'prior-1', act: { iss: 'https://prior-2.example', sub: 'prior-2' } },
+      iss: idp.issuer,
+      sub: 'idp:svc-1',
+      act: { iss: 'https://prior-1.example', sub: 'prior-1', act: { iss: 'https://prior-2.example', sub: 'prior-2' } },
     });
   });
 
@@ -179,12 +183,12 @@ describe('when.actor', () => {
     expect(res.audit.actor).toMatchObject({ subject: 'intruder' });
   });
 
-  it('the actor\'s issuer must be the rule\'s', async () => {
+  it("the actor's issuer must be the rule's", async () => {
     const res = await delegate(await user(), await service(), { audience: WORKSPACE });
     expect(res.audit.reason).toBe('actor_not_allowed');
   });
 
-  it('the actor\'s claims must hold', async () => {
+  it("the actor's claims must hold", async () => {
     const res = await delegate(await user(), await portal({ roles: ['Jobs.Train'] }), { audience: WORKSPACE });
     expect(res.audit.reason).toBe('actor_not_allowed');
   });
@@ -245,7 +249,13 @@ describe('the request', () => {
 describe('tokex policy explain --actor-token', () => {
   const explain = (args: string[]) => {
     try {
-      return { code: 0, out: execFileSync(process.execPath, [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), ...args], { env: { ...process.env, ...tokex.env }, encoding: 'utf8' }) };
+      return {
+        code: 0,
+        out: execFileSync(process.execPath, [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), ...args], {
+          env: { ...process.env, ...tokex.env },
+          encoding: 'utf8',
+        }),
+      };
     } catch (err) {
       const e = err as { status: number; stdout: string };
       return { code: e.status, out: e.stdout };

@@ -66,7 +66,7 @@ describe('tenants', () => {
     expect(audit.caller?.tenantId).toBe(TENANT_C);
   });
 
-  it('a single-tenant token with another tenant\'s tid is refused (wrong_issuer)', async () => {
+  it("a single-tenant token with another tenant's tid is refused (wrong_issuer)", async () => {
     const { audit } = await exchange(await entra.app(TENANT_A, { tid: TENANT_B }));
     expect(audit.reason).toBe('wrong_issuer');
   });

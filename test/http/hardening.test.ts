@@ -8,7 +8,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalHost } from '../../local/host.js';
 import { authorizationServerMetadata } from '../../shared/metadata.js';
-import { parsePolicy, PolicyError } from '../../shared/policy/load.js';
+import { PolicyError, parsePolicy } from '../../shared/policy/load.js';
 import { API_CLIENT_ID, FakeEntra, TENANT_A } from '../fakes/entra.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';

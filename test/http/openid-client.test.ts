@@ -1,5 +1,5 @@
-import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as client from 'openid-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 import { ACCESS_TOKEN_TYPE, LocalTokex, TOKEN_EXCHANGE } from '../helpers/local-host.js';
@@ -52,7 +52,11 @@ it('openid-client discovers tokex and performs the RFC 8693 exchange', async () 
   expect(tokens.scope).toBe('jobs.read');
   expect(tokens.expiresIn()).toBeGreaterThan(590);
   const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
-  const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: config.serverMetadata().issuer, audience: 'https://workspace.internal', typ: 'at+jwt' });
+  const { payload } = await jwtVerify(tokens.access_token, jwks, {
+    issuer: config.serverMetadata().issuer,
+    audience: 'https://workspace.internal',
+    typ: 'at+jwt',
+  });
   expect(payload).toMatchObject({ sub: 'idp:batch-7', scope: 'jobs.read' });
 });
 
@@ -60,7 +64,12 @@ it('openid-client surfaces tokex refusals as standard OAuth errors', async () =>
   const config = await discover();
   const subject = await idp.token({ sub: 'batch-7', aud: 'api://tokex', roles: ['Batch.Run'] });
   const refused = await client
-    .genericGrantRequest(config, TOKEN_EXCHANGE, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience: 'https://workspace.internal', scope: 'jobs.delete' })
+    .genericGrantRequest(config, TOKEN_EXCHANGE, {
+      subject_token: subject,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: 'https://workspace.internal',
+      scope: 'jobs.delete',
+    })
     .catch((err: unknown) => err);
   expect(refused).toBeInstanceOf(client.ResponseBodyError);
   expect(refused).toMatchObject({ error: 'invalid_scope', status: 400 });
@@ -80,6 +89,10 @@ it('openid-client performs a delegation exchange (actor_token) unmodified; the t
   });
   expect(tokens.scope).toBe('jobs.submit');
   const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
-  const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: config.serverMetadata().issuer, audience: 'https://workspace.internal', typ: 'at+jwt' });
+  const { payload } = await jwtVerify(tokens.access_token, jwks, {
+    issuer: config.serverMetadata().issuer,
+    audience: 'https://workspace.internal',
+    typ: 'at+jwt',
+  });
   expect(payload.act).toEqual({ iss: idp.issuer, sub: 'idp:scheduler' });
 });

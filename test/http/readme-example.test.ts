@@ -16,14 +16,24 @@ it('the README quick start: dev-token, then curl the exchange, then verify again
   const subject = execFileSync(process.execPath, [CLI, 'dev-token', '--sub', 'alice'], { env, encoding: 'utf8' }).trim();
   expect(subject.split('.')).toHaveLength(3);
   // The README's curl, verbatim in its parameters.
-  const out = execFileSync('curl', [
-    '-s', `${tokex.url}/token`,
-    '-d', 'grant_type=urn:ietf:params:oauth:grant-type:token-exchange',
-    '-d', 'subject_token_type=urn:ietf:params:oauth:token-type:jwt',
-    '--data-urlencode', `subject_token=${subject}`,
-    '-d', 'audience=https://workspace.internal',
-    '-d', 'scope=jobs.read',
-  ], { encoding: 'utf8' });
+  const out = execFileSync(
+    'curl',
+    [
+      '-s',
+      `${tokex.url}/token`,
+      '-d',
+      'grant_type=urn:ietf:params:oauth:grant-type:token-exchange',
+      '-d',
+      'subject_token_type=urn:ietf:params:oauth:token-type:jwt',
+      '--data-urlencode',
+      `subject_token=${subject}`,
+      '-d',
+      'audience=https://workspace.internal',
+      '-d',
+      'scope=jobs.read',
+    ],
+    { encoding: 'utf8' },
+  );
   const body = JSON.parse(out) as { access_token: string; scope: string; expires_in: number };
   expect(body.scope).toBe('jobs.read');
   expect(body.expires_in).toBe(900);
@@ -36,7 +46,10 @@ it('the README quick start: dev-token, then curl the exchange, then verify again
 
 it('dev-token --roles and --claim shape the caller token; the dev issuer JWKS is served at /dev/jwks.json', async () => {
   const env = { ...process.env, ...tokex.env };
-  const token = execFileSync(process.execPath, [CLI, 'dev-token', '--sub', 'job', '--roles', 'A,B', '--claim', 'tid=t-1', '--lifetime', '5m'], { env, encoding: 'utf8' }).trim();
+  const token = execFileSync(process.execPath, [CLI, 'dev-token', '--sub', 'job', '--roles', 'A,B', '--claim', 'tid=t-1', '--lifetime', '5m'], {
+    env,
+    encoding: 'utf8',
+  }).trim();
   const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${tokex.url}/dev/jwks.json`)), {
     issuer: `http://localhost:${tokex.env.PORT}/dev`,
     audience: 'api://tokex',
@@ -46,7 +59,17 @@ it('dev-token --roles and --claim shape the caller token; the dev issuer JWKS is
 });
 
 it('every command has --help', () => {
-  for (const args of [[], ['serve'], ['dev-token'], ['get-token'], ['policy'], ['policy', 'check'], ['policy', 'explain'], ['policy', 'test'], ['deny', 'add']]) {
+  for (const args of [
+    [],
+    ['serve'],
+    ['dev-token'],
+    ['get-token'],
+    ['policy'],
+    ['policy', 'check'],
+    ['policy', 'explain'],
+    ['policy', 'test'],
+    ['deny', 'add'],
+  ]) {
     const help = execFileSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' });
     expect(help).toMatch(/^Usage: tokex/);
   }

@@ -30,7 +30,12 @@ describe('bad settings or policy stop startup with one message naming it', () =>
     ['KEY_VAULT_URL', { TOKEX_SIGNING_KEY: 'kv:tokex-signing' }, {}, /^tokex: KEY_VAULT_URL: required because TOKEX_SIGNING_KEY names a Key Vault secret$/],
     ['TOKEX_AUDIT_FILE', { TOKEX_AUDIT_FILE: '/nonexistent-dir/audit.jsonl' }, {}, /^tokex: TOKEX_AUDIT_FILE: cannot be written \(ENOENT\)$/],
     ['TOKEX_POLICY missing', { TOKEX_POLICY: 'nope.yaml' }, {}, /^tokex: nope\.yaml: cannot be read \(ENOENT\)$/],
-    ['policy line', { TOKEX_POLICY: 'bad.yaml' }, { 'bad.yaml': GOOD_POLICY.replace('scopes: [a]', 'scopes: [a], lifetime: 2 days') }, /^tokex: bad\.yaml:5: rules\[0\]\.grant\[0\]\.lifetime: must be a duration/],
+    [
+      'policy line',
+      { TOKEX_POLICY: 'bad.yaml' },
+      { 'bad.yaml': GOOD_POLICY.replace('scopes: [a]', 'scopes: [a], lifetime: 2 days') },
+      /^tokex: bad\.yaml:5: rules\[0\]\.grant\[0\]\.lifetime: must be a duration/,
+    ],
     ['local.settings.json', {}, { 'local.settings.json': '{ "Values": { "PORT": 1 } }' }, /^tokex: local\.settings\.json: Values\.PORT must be a string$/],
   ];
   for (const [name, env, files, message] of cases) {

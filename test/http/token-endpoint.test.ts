@@ -69,7 +69,11 @@ describe('POST /token grants', () => {
     const token = res.body.access_token as string;
     expect(decodeProtectedHeader(token)).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
     const jwks = createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`));
-    const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: tokex.env.TOKEX_ISSUER ?? `http://localhost:${tokex.env.PORT}`, audience: WORKSPACE, typ: 'at+jwt' });
+    const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+      issuer: tokex.env.TOKEX_ISSUER ?? `http://localhost:${tokex.env.PORT}`,
+      audience: WORKSPACE,
+      typ: 'at+jwt',
+    });
     expect(protectedHeader.kid).toBeTruthy();
     // An oidc issuer's caller is named <issuer name>:<sub> (issue 11 item 3).
     expect(payload).toMatchObject({ sub: 'corp:job-1', client_id: 'client-app', scope: 'jobs.submit', aud: WORKSPACE });
@@ -79,7 +83,9 @@ describe('POST /token grants', () => {
 
     const record = await tokex.auditFor(res.headers.get('x-correlation-id')!);
     expect(record).toMatchObject({
-      outcome: 'granted', reason: 'ok', rule: 'jobs',
+      outcome: 'granted',
+      reason: 'ok',
+      rule: 'jobs',
       caller: { issuer: issuer.issuer, subject: 'job-1', appId: 'client-app', kind: 'app' },
       request: { target: WORKSPACE, scopes: ['jobs.submit'] },
       grant: { kind: 'minted', scopes: ['jobs.submit'], jti: payload.jti },
@@ -140,7 +146,9 @@ describe('POST /token refusals', () => {
   it('missing subject_token → invalid_request, recorded without a subjectTokenId or caller', async () => {
     const record = await expectRefusal(
       await tokex.exchange({ grant_type: TOKEN_EXCHANGE, subject_token_type: JWT_TYPE, audience: WORKSPACE }),
-      400, 'invalid_request', 'malformed_request',
+      400,
+      'invalid_request',
+      'malformed_request',
     );
     expect(record.subjectTokenId).toBeUndefined();
     expect(record.caller).toBeUndefined();
@@ -153,7 +161,10 @@ describe('POST /token refusals', () => {
   });
 
   it('unsupported subject_token_type → invalid_request (unsupported_token_type)', async () => {
-    const res = await tokex.exchange({ ...exchangeForm(await trainer(), { audience: WORKSPACE }), subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' });
+    const res = await tokex.exchange({
+      ...exchangeForm(await trainer(), { audience: WORKSPACE }),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:saml2',
+    });
     await expectRefusal(res, 400, 'invalid_request', 'unsupported_token_type');
   });
 
@@ -236,9 +247,24 @@ describe('POST /token refusals', () => {
   });
 
   it('a scope beyond the grant → invalid_scope, never narrowed silently', async () => {
-    await expectRefusal(await tokex.exchange(exchangeForm(await trainer(), { audience: WORKSPACE, scope: 'jobs.delete' })), 400, 'invalid_scope', 'scope_not_allowed');
-    await expectRefusal(await tokex.exchange(exchangeForm(await trainer(), { audience: WORKSPACE, scope: 'jobs.submit jobs.delete' })), 400, 'invalid_scope', 'scope_not_allowed');
-    await expectRefusal(await tokex.exchange(exchangeForm(await trainer(), { audience: WORKSPACE, scope: 'https://reports.internal/.default' })), 400, 'invalid_scope', 'scope_not_allowed');
+    await expectRefusal(
+      await tokex.exchange(exchangeForm(await trainer(), { audience: WORKSPACE, scope: 'jobs.delete' })),
+      400,
+      'invalid_scope',
+      'scope_not_allowed',
+    );
+    await expectRefusal(
+      await tokex.exchange(exchangeForm(await trainer(), { audience: WORKSPACE, scope: 'jobs.submit jobs.delete' })),
+      400,
+      'invalid_scope',
+      'scope_not_allowed',
+    );
+    await expectRefusal(
+      await tokex.exchange(exchangeForm(await trainer(), { audience: WORKSPACE, scope: 'https://reports.internal/.default' })),
+      400,
+      'invalid_scope',
+      'scope_not_allowed',
+    );
   });
 
   it('GET /token → 405 with Allow: POST', async () => {
@@ -261,7 +287,11 @@ describe('audit', () => {
     const records = tokex.auditRecords();
     expect(records.length - before).toBe(3);
     for (const id of ids) expect(records.filter((r) => r.correlationId === id)).toHaveLength(1);
-    const fileIds = tokex.auditFile().trim().split('\n').map((l) => (JSON.parse(l) as { correlationId: string }).correlationId);
+    const fileIds = tokex
+      .auditFile()
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { correlationId: string }).correlationId);
     expect(fileIds).toEqual(records.map((r) => r.correlationId));
   });
 });

@@ -44,7 +44,10 @@ export function evaluate(ctx: ArmContext, value: Value): Value {
 
 class Parser {
   private at = 0;
-  constructor(private readonly ctx: ArmContext, private readonly text: string) {}
+  constructor(
+    private readonly ctx: ArmContext,
+    private readonly text: string,
+  ) {}
 
   expression(): Value {
     let value = this.primary();

@@ -8,12 +8,12 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { createRoutes } from '../../functions/routes.js';
 import { ConfigError } from '../../shared/errors.js';
 import { loadSettings } from '../../shared/settings.js';
-import { evaluate, type ArmContext } from './arm-expressions.js';
+import { type ArmContext, evaluate } from './arm-expressions.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const read = (path: string) => readFileSync(resolve(root, path), 'utf8');
@@ -27,6 +27,7 @@ interface Resource {
   kind?: string;
   sku?: Record<string, unknown>;
   identity?: unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: compiled ARM JSON, whose shape the assertions check
   properties: Record<string, any>;
 }
 interface Template {
@@ -49,14 +50,26 @@ const resourcesOf = (name: string, type: string) => module(name).template.resour
 /** Sample values for main.bicep's parameters and its modules' outputs: what azd and ARM would supply. */
 const context = (): ArmContext => ({
   parameters: {
-    environmentName: 'tokex-test', location: 'westeurope', keyVaultNameSuffix: 'x7k2q9',
-    tokexApiClientId: '11111111-1111-1111-1111-111111111111', tokexApiAppIdUri: 'api://tokex', callerTenantId: '22222222-2222-2222-2222-222222222222',
-    policyFile: 'policy.yaml', signingKeySecretName: 'tokex-signing', auditRequired: false, createUserAssignedIdentity: false, deployerPrincipalId: '',
+    environmentName: 'tokex-test',
+    location: 'westeurope',
+    keyVaultNameSuffix: 'x7k2q9',
+    tokexApiClientId: '11111111-1111-1111-1111-111111111111',
+    tokexApiAppIdUri: 'api://tokex',
+    callerTenantId: '22222222-2222-2222-2222-222222222222',
+    policyFile: 'policy.yaml',
+    signingKeySecretName: 'tokex-signing',
+    auditRequired: false,
+    createUserAssignedIdentity: false,
+    deployerPrincipalId: '',
   },
   variables: main.variables,
   outputs: {
     keyVault: { uri: 'https://kv-abcdefghijklmx7k2q9.vault.azure.net/', name: 'kv-abcdefghijklmx7k2q9' },
-    monitoring: { connectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/', applicationInsightsName: 'appi-x', applicationInsightsId: '/x' },
+    monitoring: {
+      connectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+      applicationInsightsName: 'appi-x',
+      applicationInsightsId: '/x',
+    },
     storage: { name: 'stabcdefghijklm', deploymentContainerUrl: 'https://stabcdefghijklm.blob.core.windows.net/app-package-abcdefg' },
     api: { principalId: '33333333-3333-3333-3333-333333333333', name: 'func-tokex-abcdefghijklm', uri: 'https://func-tokex-abcdefghijklm.azurewebsites.net' },
   },
@@ -65,15 +78,17 @@ const context = (): ArmContext => ({
 /** Runs scripts/bicep.mjs, which restores the CLI on first use (about 10-45 s; .ci/run does it first). */
 function bicepScript(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [join(root, 'scripts/bicep.mjs'), ...args], { timeout: 600_000 },
-      (error, stdout, stderr) => done({ code: error ? 1 : 0, stdout, stderr }));
+    execFile(process.execPath, [join(root, 'scripts/bicep.mjs'), ...args], { timeout: 600_000 }, (error, stdout, stderr) =>
+      done({ code: error ? 1 : 0, stdout, stderr }),
+    );
   });
 }
 
 beforeAll(async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'tokex-bicep-')), 'main.json');
   const result = await bicepScript(['--out', out, join(root, 'infra/main.bicep')]);
-  if (result.code !== 0) throw new Error(`scripts/bicep.mjs failed (Bicep CLI: NuGet package Azure.Bicep.CommandLine.linux-x64):\n${result.stderr}${result.stdout}`);
+  if (result.code !== 0)
+    throw new Error(`scripts/bicep.mjs failed (Bicep CLI: NuGet package Azure.Bicep.CommandLine.linux-x64):\n${result.stderr}${result.stdout}`);
   expect(result.stdout).toContain('builds and lints with no errors or warnings');
   main = JSON.parse(readFileSync(out, 'utf8')) as Template;
 }, 660_000);
@@ -82,7 +97,9 @@ describe('compiled by the Bicep CLI', () => {
   it('fails on a linter rule (raised to error by infra/bicepconfig.json) and on a compiler warning', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokex-bicep-bad-'));
     copyFileSync(join(root, 'infra/bicepconfig.json'), join(dir, 'bicepconfig.json'));
-    writeFileSync(join(dir, 'bad.bicep'), `param unused string
+    writeFileSync(
+      join(dir, 'bad.bicep'),
+      `param unused string
 param location string
 
 resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
@@ -94,7 +111,8 @@ resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
     notAProperty: true
   }
 }
-`);
+`,
+    );
     const result = await bicepScript([join(dir, 'bad.bicep')]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('BICEP_DIAGNOSTICS: bicep 0.49.2 reports 2 problem(s)');
@@ -105,8 +123,12 @@ resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   it('deploys at subscription scope: one resource group, then every module into it', () => {
     const groups = main.resources.filter((r) => r.type === 'Microsoft.Resources/resourceGroups');
     expect(groups).toHaveLength(1);
-    expect(main.resources.filter((r) => r.type === 'Microsoft.Resources/deployments').map((r) => r.name).sort())
-      .toEqual(['api', 'keyVault', 'monitoring', 'rbac', 'storage', 'userIdentity', 'workbook']);
+    expect(
+      main.resources
+        .filter((r) => r.type === 'Microsoft.Resources/deployments')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['api', 'keyVault', 'monitoring', 'rbac', 'storage', 'userIdentity', 'workbook']);
     expect(module('userIdentity').deployment.condition).toBe("[parameters('createUserAssignedIdentity')]");
   });
 });
@@ -119,15 +141,21 @@ describe('settings', () => {
     // function-app.bicep adds the host storage settings to the ones main.bicep passes.
     const config = resourcesOf('api', 'Microsoft.Web/sites/config')[0]!;
     expect(config.name).toContain("'appsettings'");
-    expect(config.properties).toBe("[union(parameters('appSettings'), createObject('AzureWebJobsStorage__accountName', parameters('storageAccountName'), 'AzureWebJobsStorage__credential', 'managedidentity'))]");
+    expect(config.properties).toBe(
+      "[union(parameters('appSettings'), createObject('AzureWebJobsStorage__accountName', parameters('storageAccountName'), 'AzureWebJobsStorage__credential', 'managedidentity'))]",
+    );
     settings = { ...fromMain, AzureWebJobsStorage__accountName: 'stabcdefghijklm', AzureWebJobsStorage__credential: 'managedidentity' };
   });
 
   it('main.bicep sets everything the code requires in Azure: loadSettings accepts exactly these', () => {
     const loaded = loadSettings(settings, 'azure');
     expect(loaded).toMatchObject({
-      mode: 'azure', issuer: 'https://func-tokex-abcdefghijklm.azurewebsites.net', signingKeySecret: 'kv:tokex-signing',
-      keyVaultUrl: 'https://kv-abcdefghijklmx7k2q9.vault.azure.net/', policyPath: 'policy.yaml', auditRequired: false,
+      mode: 'azure',
+      issuer: 'https://func-tokex-abcdefghijklm.azurewebsites.net',
+      signingKeySecret: 'kv:tokex-signing',
+      keyVaultUrl: 'https://kv-abcdefghijklmx7k2q9.vault.azure.net/',
+      policyPath: 'policy.yaml',
+      auditRequired: false,
     });
     expect(loaded.appInsightsConnectionString).toContain('InstrumentationKey=');
   });
@@ -140,13 +168,15 @@ describe('settings', () => {
     }
   });
 
-  it('TOKEX_ISSUER is the address the app gets, and KEY_VAULT_URL the vault module\'s own uri', () => {
+  it("TOKEX_ISSUER is the address the app gets, and KEY_VAULT_URL the vault module's own uri", () => {
     expect(settings.TOKEX_ISSUER).toBe(context().outputs.api!.uri);
     expect(module('api').deployment.properties.parameters.appSettings.value.KEY_VAULT_URL).toMatch(/'keyVault'\), '[\d-]+'\)\.outputs\.uri\.value\]$/);
-    expect(module('keyVault').template.outputs.uri!.value).toBe("[reference(resourceId('Microsoft.KeyVault/vaults', parameters('name')), '2026-05-15').vaultUri]");
+    expect(module('keyVault').template.outputs.uri!.value).toBe(
+      "[reference(resourceId('Microsoft.KeyVault/vaults', parameters('name')), '2026-05-15').vaultUri]",
+    );
   });
 
-  it('every TOKEX_* setting the code reads is set (TOKEX_LOCAL_DIR is the local host\'s only; TOKEX_PUBLISH_SCOPES an opt-in whose default is the deployed behaviour)', () => {
+  it("every TOKEX_* setting the code reads is set (TOKEX_LOCAL_DIR is the local host's only; TOKEX_PUBLISH_SCOPES an opt-in whose default is the deployed behaviour)", () => {
     const used = new Set([...read('shared/settings.ts').matchAll(/get\('(TOKEX_\w+)'\)/g)].map((m) => m[1]));
     used.delete('TOKEX_LOCAL_DIR');
     used.delete('TOKEX_PUBLISH_SCOPES');
@@ -167,25 +197,43 @@ describe('settings', () => {
 });
 
 describe('role assignments', () => {
-  const roles = { storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b', keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6', monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb', keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' };
-  const assignments = () => resourcesOf('rbac', 'Microsoft.Authorization/roleAssignments').map((r) => {
-    const variable = /variables\('(\w+)'\)\)\]$/.exec(r.properties.roleDefinitionId as string)![1]!;
-    return {
-      scope: r.scope, role: (module('rbac').template.variables as Record<string, string>)[variable], principal: r.properties.principalId,
-      name: r.name, principalType: r.properties.principalType, condition: r.condition,
-      roleDefinitionId: r.properties.roleDefinitionId,
-    };
-  });
+  const roles = {
+    storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+    keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+    monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+    keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+  };
+  const assignments = () =>
+    resourcesOf('rbac', 'Microsoft.Authorization/roleAssignments').map((r) => {
+      const variable = /variables\('(\w+)'\)\)\]$/.exec(r.properties.roleDefinitionId as string)![1]!;
+      return {
+        scope: r.scope,
+        role: (module('rbac').template.variables as Record<string, string>)[variable],
+        principal: r.properties.principalId,
+        name: r.name,
+        principalType: r.properties.principalType,
+        condition: r.condition,
+        roleDefinitionId: r.properties.roleDefinitionId,
+      };
+    });
 
   it('grants what the code calls need, to the app identity, at the narrowest scope, named guid(scope, principal, role)', () => {
     const app = "[parameters('principalId')]";
     const expected = [
       // AzureWebJobsStorage with credential=managedidentity, and the Flex deployment container
-      { scope: "[resourceId('Microsoft.Storage/storageAccounts', parameters('storageAccountName'))]", role: roles.storageBlobDataOwner, variable: 'storageBlobDataOwner' },
+      {
+        scope: "[resourceId('Microsoft.Storage/storageAccounts', parameters('storageAccountName'))]",
+        role: roles.storageBlobDataOwner,
+        variable: 'storageBlobDataOwner',
+      },
       // SecretClient.getSecret / listPropertiesOfSecretVersions (credentials, SP secrets, signing key)
       { scope: "[resourceId('Microsoft.KeyVault/vaults', parameters('keyVaultName'))]", role: roles.keyVaultSecretsUser, variable: 'keyVaultSecretsUser' },
       // Entra-authenticated ingestion (Application Insights with DisableLocalAuth)
-      { scope: "[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]", role: roles.monitoringMetricsPublisher, variable: 'monitoringMetricsPublisher' },
+      {
+        scope: "[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]",
+        role: roles.monitoringMetricsPublisher,
+        variable: 'monitoringMetricsPublisher',
+      },
     ];
     const found = assignments();
     for (const e of expected) {
@@ -196,13 +244,15 @@ describe('role assignments', () => {
     }
   });
 
-  it('the rbac module is given the app\'s principal and the resources main.bicep created', () => {
+  it("the rbac module is given the app's principal and the resources main.bicep created", () => {
     const params = module('rbac').deployment.properties.parameters as Record<string, { value: string }>;
     expect(params.principalId!.value).toMatch(/'api'\), '[\d-]+'\)\.outputs\.principalId\.value\]$/);
     expect(params.storageAccountName!.value).toMatch(/'storage'\), '[\d-]+'\)\.outputs\.name\.value\]$/);
     expect(params.keyVaultName!.value).toMatch(/'keyVault'\), '[\d-]+'\)\.outputs\.name\.value\]$/);
     expect(params.applicationInsightsName!.value).toMatch(/'monitoring'\), '[\d-]+'\)\.outputs\.applicationInsightsName\.value\]$/);
-    expect(module('api').template.outputs.principalId!.value).toBe("[reference(resourceId('Microsoft.Web/sites', parameters('name')), '2025-03-01', 'full').identity.principalId]");
+    expect(module('api').template.outputs.principalId!.value).toBe(
+      "[reference(resourceId('Microsoft.Web/sites', parameters('name')), '2025-03-01', 'full').identity.principalId]",
+    );
   });
 
   it('gives the app identity nothing broader than Key Vault Secrets User on the vault; the deployer Secrets Officer, only when named', () => {
@@ -242,17 +292,26 @@ describe('resources', () => {
     for (const name of ['monitoring', 'storage', 'keyVault', 'userIdentity', 'api', 'workbook']) {
       expect(evaluate(ctx, module(name).deployment.properties.parameters.tags.value), name).toEqual(envTag);
       for (const r of module(name).template.resources.filter((x) => x.tags !== undefined)) {
-        expect(r.tags, `${name}: ${r.type}`).toBe(r.type === 'Microsoft.Web/sites' ? "[union(parameters('tags'), parameters('serviceTags'))]" : "[parameters('tags')]");
+        expect(r.tags, `${name}: ${r.type}`).toBe(
+          r.type === 'Microsoft.Web/sites' ? "[union(parameters('tags'), parameters('serviceTags'))]" : "[parameters('tags')]",
+        );
       }
     }
     expect(module('api').deployment.properties.parameters.serviceTags.value).toEqual({ 'azd-service-name': 'api' });
-    const tagged = main.resources.flatMap((r) => r.type === 'Microsoft.Resources/deployments' ? (r.properties.template as Template).resources : [r]).filter((r) => typeof r.tags === 'string' && r.tags.includes('serviceTags'));
+    const tagged = main.resources
+      .flatMap((r) => (r.type === 'Microsoft.Resources/deployments' ? (r.properties.template as Template).resources : [r]))
+      .filter((r) => typeof r.tags === 'string' && r.tags.includes('serviceTags'));
     expect(tagged.map((r) => r.type)).toEqual(['Microsoft.Web/sites']);
   });
 
   it('Key Vault: RBAC authorization, soft delete, purge protection; its name carries the per-environment suffix', () => {
     const vault = resourcesOf('keyVault', 'Microsoft.KeyVault/vaults')[0]!;
-    expect(vault.properties).toMatchObject({ enableRbacAuthorization: true, enableSoftDelete: true, softDeleteRetentionInDays: 90, enablePurgeProtection: true });
+    expect(vault.properties).toMatchObject({
+      enableRbacAuthorization: true,
+      enableSoftDelete: true,
+      softDeleteRetentionInDays: 90,
+      enablePurgeProtection: true,
+    });
     expect(vault.properties).not.toHaveProperty('accessPolicies');
     const name = evaluate(context(), module('keyVault').deployment.properties.parameters.name.value) as string;
     expect(name).toBe('kv-abcdefghijklmx7k2q9');
@@ -264,9 +323,17 @@ describe('resources', () => {
 
   it('storage: shared-key and public blob access off, TLS 1.2; Application Insights: workspace-based, local auth off', () => {
     const account = resourcesOf('storage', 'Microsoft.Storage/storageAccounts')[0]!;
-    expect(account.properties).toMatchObject({ allowSharedKeyAccess: false, allowBlobPublicAccess: false, minimumTlsVersion: 'TLS1_2', supportsHttpsTrafficOnly: true });
+    expect(account.properties).toMatchObject({
+      allowSharedKeyAccess: false,
+      allowBlobPublicAccess: false,
+      minimumTlsVersion: 'TLS1_2',
+      supportsHttpsTrafficOnly: true,
+    });
     const insights = resourcesOf('monitoring', 'Microsoft.Insights/components')[0]!;
-    expect(insights.properties).toMatchObject({ DisableLocalAuth: true, WorkspaceResourceId: "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('logAnalyticsName'))]" });
+    expect(insights.properties).toMatchObject({
+      DisableLocalAuth: true,
+      WorkspaceResourceId: "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('logAnalyticsName'))]",
+    });
   });
 
   it('the workbook deployed is the built one', () => {
@@ -285,19 +352,25 @@ describe('resources', () => {
 
   it('main.parameters.json feeds every parameter without a default, and nothing else', () => {
     const params = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> };
-    const required = Object.entries(main.parameters).filter(([, p]) => p.defaultValue === undefined).map(([name]) => name);
+    const required = Object.entries(main.parameters)
+      .filter(([, p]) => p.defaultValue === undefined)
+      .map(([name]) => name);
     for (const name of required) expect(Object.keys(params.parameters), name).toContain(name);
     for (const name of Object.keys(params.parameters)) expect(Object.keys(main.parameters), name).toContain(name);
   });
 
   it('outputs: what the hooks and the README read from the azd environment, and no secret', () => {
-    for (const name of ['KEY_VAULT_NAME', 'KEY_VAULT_URL', 'TOKEX_SIGNING_KEY_SECRET', 'TOKEX_TENANT_ID', 'SERVICE_API_URI', 'TOKEX_PRINCIPAL_ID']) expect(Object.keys(main.outputs)).toContain(name);
+    for (const name of ['KEY_VAULT_NAME', 'KEY_VAULT_URL', 'TOKEX_SIGNING_KEY_SECRET', 'TOKEX_TENANT_ID', 'SERVICE_API_URI', 'TOKEX_PRINCIPAL_ID'])
+      expect(Object.keys(main.outputs)).toContain(name);
     for (const [name, output] of Object.entries(main.outputs)) expect(output.type, name).toBe('string');
   });
 });
 
 describe('azure.yaml', () => {
-  const azd = parse(read('azure.yaml')) as { services: { api: { host: string; project: string } }; hooks: Record<string, Record<'posix' | 'windows', { run: string; shell: string }>> };
+  const azd = parse(read('azure.yaml')) as {
+    services: { api: { host: string; project: string } };
+    hooks: Record<string, Record<'posix' | 'windows', { run: string; shell: string }>>;
+  };
 
   it('deploys the project as a function; hooks run the Node scripts in infra/hooks/ on every OS', () => {
     expect(azd.services.api).toMatchObject({ host: 'function', project: '.' });
@@ -311,7 +384,12 @@ describe('azure.yaml', () => {
 });
 
 describe('what the Functions host expects', () => {
-  const host = JSON.parse(read('host.json')) as { version: string; extensionBundle: { id: string; version: string }; extensions: { http: { routePrefix: string } }; logging: { applicationInsights: { samplingSettings: { excludedTypes: string } } } };
+  const host = JSON.parse(read('host.json')) as {
+    version: string;
+    extensionBundle: { id: string; version: string };
+    extensions: { http: { routePrefix: string } };
+    logging: { applicationInsights: { samplingSettings: { excludedTypes: string } } };
+  };
   const pkg = JSON.parse(read('package.json')) as { main: string; type: string; engines: { node: string }; dependencies: Record<string, string> };
 
   it('host.json: version 2.0, the v4 extension bundle, routePrefix "", audit events never sampled', () => {

@@ -19,7 +19,8 @@ const secrets: string[] = [];
 
 beforeAll(async () => {
   [idp, ingestion] = await Promise.all([FakeIssuer.start(), FakeIngestion.start()]);
-  tokex = await LocalTokex.start(`
+  tokex = await LocalTokex.start(
+    `
 issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
 rules:
   - name: jobs
@@ -27,7 +28,9 @@ rules:
     grant:
       - { minted: "https://workspace.internal", scopes: [jobs.read, jobs.submit] }
       - secrets: [storage-*]
-`, { APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString(), NODE_EXTRA_CA_CERTS: throwawayTls().caBundle });
+`,
+    { APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString(), NODE_EXTRA_CA_CERTS: throwawayTls().caBundle },
+  );
   const secretValue = `storage-secret-${Math.random().toString(36).slice(2)}`;
   secrets.push(secretValue);
   writeFileSync(join(tokex.env.TOKEX_LOCAL_DIR!, 'secrets.json'), JSON.stringify({ 'storage-key': secretValue }));
@@ -88,7 +91,8 @@ it('carries the record as dotted properties, durationMs as a measurement, the co
     expect(event, record.correlationId).toBeDefined();
     const { properties, measurements } = event!.data.baseData;
     expect(properties).toMatchObject({ event: record.event, outcome: record.outcome, reason: record.reason });
-    if (record.caller) expect(properties).toMatchObject({ 'caller.subject': record.caller.subject, 'caller.kind': record.caller.kind, 'caller.issuer': record.caller.issuer });
+    if (record.caller)
+      expect(properties).toMatchObject({ 'caller.subject': record.caller.subject, 'caller.kind': record.caller.kind, 'caller.issuer': record.caller.issuer });
     if (record.request?.scopes) expect(properties!['request.scopes']).toBe(record.request.scopes.join(' '));
     if (record.grant) expect(properties).toMatchObject({ 'grant.kind': record.grant.kind });
     if (record.request?.secret) expect(properties!['request.secret']).toBe(record.request.secret);

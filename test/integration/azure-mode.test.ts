@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';
@@ -74,8 +74,17 @@ describe('signing key rotation in Key Vault', () => {
 
   it('startup stops with a message naming TOKEX_SIGNING_KEY when the secret is missing or not a key', async () => {
     vault.set('not-a-key', 'hello');
-    for (const [secret, why] of [['absent-key', /cannot load Key Vault secret "absent-key"/], ['not-a-key', /not a private key/]] as const) {
-      const error = await LocalTokex.start(policy(), env(secret)).then(async (t) => (await t.stop(), undefined), (e: Error) => e);
+    for (const [secret, why] of [
+      ['absent-key', /cannot load Key Vault secret "absent-key"/],
+      ['not-a-key', /not a private key/],
+    ] as const) {
+      const error = await LocalTokex.start(policy(), env(secret)).then(
+        async (t) => {
+          await t.stop();
+          return undefined;
+        },
+        (e: Error) => e,
+      );
       expect(error?.message).toMatch(/TOKEX_SIGNING_KEY: /);
       expect(error?.message).toMatch(why);
     }
@@ -116,7 +125,10 @@ describe('the Functions entry point in Azure mode', () => {
     const cli = await load(`${policy()}identities:\n  laptop: { type: azure-cli }\n`);
     expect(cli.status).not.toBe(0);
     expect(cli.stderr).toMatch(/tokex: policy\.yaml:8: identities\.laptop\.type: azure-cli identities are for local development only/);
-    const noVault = await load(policy().replace('grant: [{ minted: "https://w.internal", scopes: [a], lifetime: 1h }]', 'grant: [{ secrets: [s-*] }]'), { KEY_VAULT_URL: '', TOKEX_SIGNING_KEY: '' });
+    const noVault = await load(policy().replace('grant: [{ minted: "https://w.internal", scopes: [a], lifetime: 1h }]', 'grant: [{ secrets: [s-*] }]'), {
+      KEY_VAULT_URL: '',
+      TOKEX_SIGNING_KEY: '',
+    });
     expect(noVault.stderr).toMatch(/tokex: TOKEX_SIGNING_KEY: required when running in Azure/);
   });
 });

@@ -8,7 +8,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { targetOf, TokexCredential, TokexExchangeError } from '../../client/index.js';
+import { TokexCredential, TokexExchangeError, targetOf } from '../../client/index.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
@@ -35,7 +35,8 @@ class CallerCredential implements TokenCredential {
 beforeAll(async () => {
   [idp, mi, vault] = await Promise.all([FakeIssuer.start(), FakeManagedIdentity.start(), FakeKeyVault.start()]);
   vault.set('db-password', 'from-the-vault');
-  tokex = await LocalTokex.start(`
+  tokex = await LocalTokex.start(
+    `
 issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
 identities:
   vault-reader: { type: managed-identity }
@@ -45,7 +46,9 @@ rules:
     grant:
       - { entra: "https://vault.azure.net", identity: vault-reader }
       - { minted: "https://workspace.internal", scopes: [jobs.read, jobs.submit], lifetime: 15m }
-`, mi.env());
+`,
+    mi.env(),
+  );
 });
 afterAll(async () => {
   await tokex?.stop();
@@ -79,7 +82,9 @@ describe('TokexCredential', () => {
     expect(tokex.auditRecords().length - before).toBe(1);
     expect(again.expiresOnTimestamp - Date.now()).toBeGreaterThan(14 * 60_000);
     expect(again.refreshAfterTimestamp).toBe(again.expiresOnTimestamp - 5 * 60_000);
-    const { payload } = await jwtVerify(again.token, createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`)), { audience: 'https://workspace.internal' });
+    const { payload } = await jwtVerify(again.token, createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`)), {
+      audience: 'https://workspace.internal',
+    });
     expect(payload.scope).toBe('jobs.read');
     // Another scope set is another token.
     const both = await cred.getToken(['https://workspace.internal/jobs.read', 'https://workspace.internal/jobs.submit']);
@@ -98,7 +103,11 @@ describe('TokexCredential', () => {
   });
 
   it('tokex unreachable: a retryable network_error', async () => {
-    const cred = new TokexCredential({ endpoint: `http://127.0.0.1:${await freePort()}`, scope: 'api://tokex/.default', credential: new CallerCredential({ sub: 'x' }) });
+    const cred = new TokexCredential({
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      scope: 'api://tokex/.default',
+      credential: new CallerCredential({ sub: 'x' }),
+    });
     const error = await cred.getToken('https://workspace.internal/.default').catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'TokexExchangeError', error: 'network_error', refused: false });
   });
@@ -127,10 +136,15 @@ describe('tokex get-token', () => {
   const subject = () => idp.token({ sub: 'batch', aud: 'api://tokex', roles: ['Jobs.Train'] });
 
   it('--output token: only the token on stdout', async () => {
-    const { code, stdout, stderr } = await cli(['--endpoint', tokex.url, '--audience', 'https://workspace.internal', '--scope', 'jobs.submit'], await subject());
+    const { code, stdout, stderr } = await cli(
+      ['--endpoint', tokex.url, '--audience', 'https://workspace.internal', '--scope', 'jobs.submit'],
+      await subject(),
+    );
     expect([code, stderr]).toEqual([0, '']);
     expect(stdout.trim().split('.')).toHaveLength(3);
-    const { payload } = await jwtVerify(stdout.trim(), createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`)), { audience: 'https://workspace.internal' });
+    const { payload } = await jwtVerify(stdout.trim(), createRemoteJWKSet(new URL(`${tokex.url}/.well-known/jwks.json`)), {
+      audience: 'https://workspace.internal',
+    });
     expect(payload).toMatchObject({ sub: 'idp:batch', scope: 'jobs.submit' });
   });
 

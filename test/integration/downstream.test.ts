@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publicJwks } from '../../shared/keys/signing-key.js';
 import { FakeEntraTokenEndpoint } from '../fakes/entra-token-endpoint.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity, type FaultMode } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
-import { publicJwks } from '../../shared/keys/signing-key.js';
 import { InProcessTokex } from '../helpers/in-process.js';
 import { exchangeForm } from '../helpers/local-host.js';
 
@@ -74,18 +74,24 @@ ${faultGrants}
 function fakeAzureCli(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-az-'));
   const script = join(dir, 'az');
-  writeFileSync(script, `#!/bin/sh
+  writeFileSync(
+    script,
+    `#!/bin/sh
 echo "$@" >> "${dir}/calls.log"
 exp=$(( $(date +%s) + 3600 ))
 echo "{\\"accessToken\\":\\"cli-token-$$\\",\\"expiresOn\\":\\"$(date -d @$exp '+%Y-%m-%d %H:%M:%S.000000')\\",\\"expires_on\\":$exp,\\"subscription\\":\\"s\\",\\"tenant\\":\\"${SP_TENANT}\\",\\"tokenType\\":\\"Bearer\\"}"
-`);
+`,
+  );
   chmodSync(script, 0o755);
   return dir;
 }
 
 function certificatePem(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-spcert-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=ml-cert'], { cwd: dir, stdio: 'pipe' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=ml-cert'], {
+    cwd: dir,
+    stdio: 'pipe',
+  });
   return readFileSync(join(dir, 'key.pem'), 'utf8') + readFileSync(join(dir, 'cert.pem'), 'utf8');
 }
 
@@ -128,11 +134,19 @@ describe('entra grant', () => {
     const { status, body, audit } = await exchangeFor('https://ml.azure.com');
     expect(status).toBe(200);
     expect(mi.issued).toContain(body.access_token);
-    expect(body).toMatchObject({ token_type: 'Bearer', scope: 'https://ml.azure.com/.default', issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
+    expect(body).toMatchObject({
+      token_type: 'Bearer',
+      scope: 'https://ml.azure.com/.default',
+      issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    });
     expect(body.expires_in).toBeGreaterThan(3590);
     expect(body.expires_in).toBeLessThanOrEqual(3600);
     expect(mi.count('https://ml.azure.com')).toBe(1);
-    expect(audit).toMatchObject({ outcome: 'granted', rule: 'ml-jobs', grant: { kind: 'entra', identity: 'ml-reader', scopes: ['https://ml.azure.com/.default'] } });
+    expect(audit).toMatchObject({
+      outcome: 'granted',
+      rule: 'ml-jobs',
+      grant: { kind: 'entra', identity: 'ml-reader', scopes: ['https://ml.azure.com/.default'] },
+    });
   });
 
   it('user-assigned managed identity asks with its client_id (control plane, management.azure.com)', async () => {
@@ -221,7 +235,14 @@ describe('GET /credentials/{name}', () => {
     expect(body).toMatchObject({ name: 'storage-key', value: secretValues[1], contentType: 'text/plain' });
     expect(body.version).toMatch(/^[0-9a-f]{32}$/);
     expect(new Date(body.expiresOn as string).getTime()).toBeGreaterThan(Date.now());
-    expect(audit).toMatchObject({ event: 'credential.read', outcome: 'granted', reason: 'ok', rule: 'ml-jobs', request: { secret: 'storage-key' }, grant: { kind: 'secret' } });
+    expect(audit).toMatchObject({
+      event: 'credential.read',
+      outcome: 'granted',
+      reason: 'ok',
+      rule: 'ml-jobs',
+      request: { secret: 'storage-key' },
+      grant: { kind: 'secret' },
+    });
     expect(JSON.stringify(audit)).not.toContain(secretValues[1]);
     const second = await getCredential('db-password', `Bearer ${await trainer()}`);
     expect(second.body).toMatchObject({ value: secretValues[2], contentType: null, expiresOn: null });

@@ -6,8 +6,8 @@
  * backoff off, so a hang takes a second and a half and recovery is immediate.
  */
 import { execFileSync } from 'node:child_process';
-import { request } from 'node:https';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt } from 'jose';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CLIENT_ID, FakeEntra, TENANT_A } from '../fakes/entra.js';
 import { FakeEntraTokenEndpoint } from '../fakes/entra-token-endpoint.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
-import { FakeManagedIdentity, TOKEN_EXCHANGE_AUDIENCE, type FaultMode } from '../fakes/managed-identity.js';
+import { FakeManagedIdentity, type FaultMode, TOKEN_EXCHANGE_AUDIENCE } from '../fakes/managed-identity.js';
 import { throwawayTls } from '../fakes/tls.js';
 import { InProcessTokex } from '../helpers/in-process.js';
 import { CLI, exchangeForm, JWT_TYPE } from '../helpers/local-host.js';
@@ -75,7 +75,10 @@ ${faults}
 
 function certificatePem(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-obocert-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=api-cert'], { cwd: dir, stdio: 'pipe' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=api-cert'], {
+    cwd: dir,
+    stdio: 'pipe',
+  });
   return readFileSync(join(dir, 'key.pem'), 'utf8') + readFileSync(join(dir, 'cert.pem'), 'utf8');
 }
 
@@ -83,7 +86,12 @@ beforeAll(async () => {
   [entra, endpoint, mi, vault] = await Promise.all([FakeEntra.start(), FakeEntraTokenEndpoint.start(), FakeManagedIdentity.start(), FakeKeyVault.start()]);
   endpoint.userKeys = createLocalJWKSet(entra.idp.jwks());
   // The app registrations trust tokex's managed identities as federated credentials.
-  const credential = (principal: string) => ({ issuer: mi.assertionIssuer, subject: principal, audience: TOKEN_EXCHANGE_AUDIENCE, key: mi.assertionKey.publicKey });
+  const credential = (principal: string) => ({
+    issuer: mi.assertionIssuer,
+    subject: principal,
+    audience: TOKEN_EXCHANGE_AUDIENCE,
+    key: mi.assertionKey.publicKey,
+  });
   endpoint.federated.set(API_CLIENT_ID, credential(mi.principalOf()));
   endpoint.federated.set(PLAIN_APP, credential(mi.principalOf(UAMI_CLIENT)));
   endpoint.federated.set(MISFEDERATED_APP, credential('another-identity'));
@@ -111,7 +119,7 @@ function exchange(subject: string, resource: string, extra: Record<string, strin
 }
 
 describe('on-behalf-of with an app identity (federated credential, no secret)', () => {
-  it('a user\'s token for tokex becomes a token for ml.azure.com for the same user; the fake saw one OBO call', async () => {
+  it("a user's token for tokex becomes a token for ml.azure.com for the same user; the fake saw one OBO call", async () => {
     const subject = await user();
     const { oid, tid } = decodeJwt(subject);
     const before = endpoint.requests.length;
@@ -123,14 +131,20 @@ describe('on-behalf-of with an app identity (federated credential, no secret)', 
     const calls = endpoint.requests.slice(before);
     expect(calls).toEqual([
       expect.objectContaining({
-        grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer', requestedTokenUse: 'on_behalf_of', clientId: API_CLIENT_ID,
-        clientAuth: `federated:${mi.principalOf()}`, user: { tid, oid }, status: 200,
+        grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        requestedTokenUse: 'on_behalf_of',
+        clientId: API_CLIENT_ID,
+        clientAuth: `federated:${mi.principalOf()}`,
+        user: { tid, oid },
+        status: 200,
       }),
     ]);
     expect(calls[0]!.scope.split(' ')).toContain('https://ml.azure.com/.default');
     expect(mi.count(TOKEN_EXCHANGE_AUDIENCE)).toBeGreaterThanOrEqual(1);
     expect(audit).toMatchObject({
-      outcome: 'granted', rule: 'people', caller: { objectId: oid, tenantId: tid, kind: 'user' },
+      outcome: 'granted',
+      rule: 'people',
+      caller: { objectId: oid, tenantId: tid, kind: 'user' },
       grant: { kind: 'entra', identity: 'api', onBehalfOf: true, scopes: ['https://ml.azure.com/.default'] },
     });
   });
@@ -168,8 +182,10 @@ describe('on-behalf-of with an app identity (federated credential, no secret)', 
     expect(status).toBe(200);
     expect(decodeJwt(body.access_token as string).oid).toBe(decodeJwt(subject).oid);
     expect(audit).toMatchObject({
-      rule: 'people-via-portal', caller: { objectId: decodeJwt(subject).oid, kind: 'user' },
-      actor: { objectId: decodeJwt(actor).oid, kind: 'app' }, grant: { onBehalfOf: true, identity: 'api' },
+      rule: 'people-via-portal',
+      caller: { objectId: decodeJwt(subject).oid, kind: 'user' },
+      actor: { objectId: decodeJwt(actor).oid, kind: 'app' },
+      grant: { onBehalfOf: true, identity: 'api' },
     });
   });
 });
@@ -199,7 +215,7 @@ describe('checks before calling Entra: 400 obo_refused and no call', () => {
     expect(endpoint.requests.length).toBe(before);
   });
 
-  it('a user token for another of the API\'s audiences than the OBO app', async () => {
+  it("a user token for another of the API's audiences than the OBO app", async () => {
     const before = endpoint.requests.length;
     const { status, audit } = await exchange(await user({ aud: SECRET_APP }), 'https://ml.azure.com');
     expect([status, audit.reason]).toEqual([400, 'obo_refused']);
@@ -211,7 +227,12 @@ describe('checks before calling Entra: 400 obo_refused and no call', () => {
 describe('tokex policy explain runs the same checks', () => {
   const explain = (token: string, target: string) => {
     try {
-      return { code: 0, out: execFileSync(process.execPath, [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), '--token', token, '--target', target], { encoding: 'utf8' }) };
+      return {
+        code: 0,
+        out: execFileSync(process.execPath, [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), '--token', token, '--target', target], {
+          encoding: 'utf8',
+        }),
+      };
     } catch (err) {
       const e = err as { status: number; stdout: string };
       return { code: e.status, out: e.stdout };
@@ -244,7 +265,7 @@ describe('Entra faults', () => {
   for (const fault of FAULTS) {
     it(`OBO answering ${fault} → 503 + Retry-After within the deadline, then recovery`, async () => {
       const hangsBefore = endpoint.requests.length;
-      const oid = '56565656-5656-4565-8565-56565656565' + FAULTS.indexOf(fault);
+      const oid = `56565656-5656-4565-8565-56565656565${FAULTS.indexOf(fault)}`;
       endpoint.mode = fault as FaultMode;
       const { status, headers, body, audit } = await exchange(await user({ oid }), `https://obo-fault-${fault}.example`);
       expect([status, body.error, audit.reason, audit.outcome]).toEqual([503, 'temporarily_unavailable', 'downstream_unavailable', 'failed']);
@@ -257,7 +278,7 @@ describe('Entra faults', () => {
 });
 
 describe('an app identity for a plain entra grant', () => {
-  it('client credentials with a user-assigned managed identity\'s token as the federated assertion', async () => {
+  it("client credentials with a user-assigned managed identity's token as the federated assertion", async () => {
     const { status, body } = await exchange(await entra.app(), 'https://management.azure.com');
     expect(status).toBe(200);
     expect(endpoint.issued).toContain(body.access_token);
@@ -277,20 +298,29 @@ describe('the Entra token endpoint fake checks what Entra checks', () => {
   /** POST a form to the fake's token endpoint over HTTPS, trusting the throwaway CA. */
   const post = (form: Record<string, string>) =>
     new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-      const req = request(`${endpoint.authorityHost}/${TENANT_A}/oauth2/v2.0/token`, { method: 'POST', ca: throwawayTls().ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
-      });
+      const req = request(
+        `${endpoint.authorityHost}/${TENANT_A}/oauth2/v2.0/token`,
+        { method: 'POST', ca: throwawayTls().ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+        },
+      );
       req.on('error', reject);
       req.end(new URLSearchParams(form).toString());
     });
   const obo = async (extra: Record<string, string> = {}) => ({
-    client_id: SECRET_APP, client_secret: 's', grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', requested_token_use: 'on_behalf_of',
-    assertion: await user({ aud: SECRET_APP }), scope: 'https://ml.azure.com/.default openid profile offline_access', ...extra,
+    client_id: SECRET_APP,
+    client_secret: 's',
+    grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    requested_token_use: 'on_behalf_of',
+    assertion: await user({ aud: SECRET_APP }),
+    scope: 'https://ml.azure.com/.default openid profile offline_access',
+    ...extra,
   });
 
-  it('on-behalf-of: requested_token_use, a user assertion for this client signed by the user\'s issuer, a .default scope', async () => {
+  it("on-behalf-of: requested_token_use, a user assertion for this client signed by the user's issuer, a .default scope", async () => {
     expect((await post(await obo())).status).toBe(200);
     expect((await post(await obo({ requested_token_use: 'something' }))).body.error).toBe('invalid_request');
     expect((await post(await obo({ assertion: await user() }))).body.error).toBe('invalid_grant');
@@ -300,17 +330,21 @@ describe('the Entra token endpoint fake checks what Entra checks', () => {
     expect((await post(await obo({ scope: 'openid profile' }))).body.error).toBe('invalid_scope');
   });
 
-  it('client assertions: the assertion type, and the federated credential\'s issuer, subject and audience', async () => {
+  it("client assertions: the assertion type, and the federated credential's issuer, subject and audience", async () => {
     const assertion = await fetchMiAssertion();
     const base = { client_id: API_CLIENT_ID, grant_type: 'client_credentials', scope: 'https://x.example/.default', client_assertion: assertion };
     expect((await post({ ...base, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' })).status).toBe(200);
     expect((await post({ ...base, client_assertion_type: 'urn:x' })).body.error).toBe('invalid_request');
-    expect((await post({ ...base, client_id: PLAIN_APP, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' })).body.error).toBe('invalid_client');
+    expect((await post({ ...base, client_id: PLAIN_APP, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' })).body.error).toBe(
+      'invalid_client',
+    );
   });
 });
 
 /** The system-assigned managed identity's token for the token-exchange audience, straight from the fake. */
 async function fetchMiAssertion(): Promise<string> {
-  const res = await fetch(`${mi.endpoint}?api-version=2019-08-01&resource=${encodeURIComponent(TOKEN_EXCHANGE_AUDIENCE)}`, { headers: { 'x-identity-header': mi.header } });
+  const res = await fetch(`${mi.endpoint}?api-version=2019-08-01&resource=${encodeURIComponent(TOKEN_EXCHANGE_AUDIENCE)}`, {
+    headers: { 'x-identity-header': mi.header },
+  });
   return ((await res.json()) as { access_token: string }).access_token;
 }

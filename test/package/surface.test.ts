@@ -16,9 +16,9 @@ let files: string[];
 
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-pack-'));
-  const [report] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as [
-    { filename: string; files: { path: string }[] },
-  ];
+  const [report] = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+  ) as [{ filename: string; files: { path: string }[] }];
   files = report.files.map((f) => f.path);
   execFileSync('tar', ['-xzf', join(dir, report.filename), '-C', dir]);
   unpacked = join(dir, 'package');
@@ -28,7 +28,17 @@ const node = (args: string[], cwd: string) => execFileSync(process.execPath, arg
 
 describe('npm pack', () => {
   it('ships the built code, package.json and README, and no tests, sources or benchmarks', () => {
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/cli/tokex.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/functions/index.js', 'host.json']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'dist/cli/tokex.js',
+        'dist/client/index.js',
+        'dist/client/index.d.ts',
+        'dist/functions/index.js',
+        'host.json',
+      ]),
+    );
     expect(files.filter((f) => /^(test|bench|infra|dist\/test|dist\/bench)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
   });
 
@@ -42,8 +52,11 @@ describe('npm pack', () => {
     const app = mkdtempSync(join(tmpdir(), 'tokex-user-'));
     mkdirSync(join(app, 'node_modules'));
     symlinkSync(unpacked, join(app, 'node_modules', 'tokex'), 'dir');
-    writeFileSync(join(app, 'probe.mjs'), `const root = await import('tokex'); const client = await import('tokex/client');
-console.log(JSON.stringify({ root: Object.keys(root).sort(), same: root.TokexCredential === client.TokexCredential }));`);
+    writeFileSync(
+      join(app, 'probe.mjs'),
+      `const root = await import('tokex'); const client = await import('tokex/client');
+console.log(JSON.stringify({ root: Object.keys(root).sort(), same: root.TokexCredential === client.TokexCredential }));`,
+    );
     const out = execFileSync(process.execPath, ['probe.mjs'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(JSON.parse(out)).toEqual({ root: expect.arrayContaining(['TokexCredential', 'exchangeToken', 'TokexExchangeError']), same: true });
     expect(JSON.parse(out).root).not.toContain('token');
@@ -53,9 +66,12 @@ console.log(JSON.stringify({ root: Object.keys(root).sort(), same: root.TokexCre
     const bare = mkdtempSync(join(tmpdir(), 'tokex-bare-'));
     cpSync(join(unpacked, 'dist'), join(bare, 'dist'), { recursive: true });
     writeFileSync(join(bare, 'package.json'), '{"type":"module"}');
-    writeFileSync(join(bare, 'probe.mjs'), `import { TokexCredential, targetOf } from './dist/client/index.js';
+    writeFileSync(
+      join(bare, 'probe.mjs'),
+      `import { TokexCredential, targetOf } from './dist/client/index.js';
 new TokexCredential({ endpoint: 'https://tokex.example', scope: 'api://tokex/.default', credential: { getToken: async () => null } });
-console.log(JSON.stringify(targetOf('https://vault.azure.net/.default')));`);
+console.log(JSON.stringify(targetOf('https://vault.azure.net/.default')));`,
+    );
     expect(JSON.parse(node(['probe.mjs'], bare))).toEqual({ resource: 'https://vault.azure.net' });
   });
 });

@@ -16,6 +16,17 @@ it('the workbook holds exactly the chartable queries of docs/audit-queries.md (r
 it('every property a query reads is a field the audit record has', () => {
   const doc = read('docs/audit-queries.md');
   const fields = new Set([...doc.matchAll(/customDimensions(?:\.(\w+)|\["([\w.]+)"\])/g)].map((m) => m[1] ?? m[2]));
-  const known = ['outcome', 'reason', 'rule', 'subjectTokenId', 'caller.objectId', 'caller.subject', 'caller.tenantId', 'caller.issuer', 'caller.kind', 'request.target'];
+  const known = [
+    'outcome',
+    'reason',
+    'rule',
+    'subjectTokenId',
+    'caller.objectId',
+    'caller.subject',
+    'caller.tenantId',
+    'caller.issuer',
+    'caller.kind',
+    'request.target',
+  ];
   expect([...fields].sort()).toEqual([...known].sort());
 });

@@ -1,14 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { Auditor } from '../../shared/audit/auditor.js';
 import { EVENT_NAMES, flattenRecord } from '../../shared/audit/flatten.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
-import { Auditor } from '../../shared/audit/auditor.js';
 import type { AuditSink } from '../../shared/audit/sink.js';
 
 const record = (): AuditRecord => ({
-  time: '2026-11-26T10:00:00.000Z', event: 'token.exchange', outcome: 'granted', reason: 'ok', correlationId: 'c-1',
-  caller: { issuer: 'https://idp', objectId: 'o-1', kind: 'app' }, request: { target: 'https://w', scopes: ['a', 'b'] },
-  rule: 'r', grant: { kind: 'minted', scopes: ['a', 'b'], expiresAt: '2026-11-26T10:10:00.000Z', jti: 'j-1' },
-  subjectTokenId: 'sha256:0123456789abcdef', durationMs: 1.25, clientIp: '127.0.0.1',
+  time: '2026-11-26T10:00:00.000Z',
+  event: 'token.exchange',
+  outcome: 'granted',
+  reason: 'ok',
+  correlationId: 'c-1',
+  caller: { issuer: 'https://idp', objectId: 'o-1', kind: 'app' },
+  request: { target: 'https://w', scopes: ['a', 'b'] },
+  rule: 'r',
+  grant: { kind: 'minted', scopes: ['a', 'b'], expiresAt: '2026-11-26T10:10:00.000Z', jti: 'j-1' },
+  subjectTokenId: 'sha256:0123456789abcdef',
+  durationMs: 1.25,
+  clientIp: '127.0.0.1',
 });
 
 describe('Application Insights event shape', () => {
@@ -16,10 +24,23 @@ describe('Application Insights event shape', () => {
     const { properties, measurements } = flattenRecord(record());
     expect(measurements).toEqual({ durationMs: 1.25 });
     expect(properties).toEqual({
-      time: '2026-11-26T10:00:00.000Z', event: 'token.exchange', outcome: 'granted', reason: 'ok', correlationId: 'c-1',
-      'caller.issuer': 'https://idp', 'caller.objectId': 'o-1', 'caller.kind': 'app', 'request.target': 'https://w', 'request.scopes': 'a b',
-      rule: 'r', 'grant.kind': 'minted', 'grant.scopes': 'a b', 'grant.expiresAt': '2026-11-26T10:10:00.000Z', 'grant.jti': 'j-1',
-      subjectTokenId: 'sha256:0123456789abcdef', clientIp: '127.0.0.1',
+      time: '2026-11-26T10:00:00.000Z',
+      event: 'token.exchange',
+      outcome: 'granted',
+      reason: 'ok',
+      correlationId: 'c-1',
+      'caller.issuer': 'https://idp',
+      'caller.objectId': 'o-1',
+      'caller.kind': 'app',
+      'request.target': 'https://w',
+      'request.scopes': 'a b',
+      rule: 'r',
+      'grant.kind': 'minted',
+      'grant.scopes': 'a b',
+      'grant.expiresAt': '2026-11-26T10:10:00.000Z',
+      'grant.jti': 'j-1',
+      subjectTokenId: 'sha256:0123456789abcdef',
+      clientIp: '127.0.0.1',
     });
     expect(EVENT_NAMES).toEqual({ 'token.exchange': 'TokenExchange', 'credential.read': 'CredentialRead' });
   });
@@ -27,7 +48,12 @@ describe('Application Insights event shape', () => {
 
 describe('TOKEX_AUDIT_REQUIRED', () => {
   const sink = (name: string, durable: boolean, ok: boolean, seen: AuditRecord[] = []): AuditSink => ({
-    name, durable, write: async (r) => { if (!ok) throw new Error('down'); seen.push({ ...r }); },
+    name,
+    durable,
+    write: async (r) => {
+      if (!ok) throw new Error('down');
+      seen.push({ ...r });
+    },
   });
 
   it('with a durable sink configured, the stdout line alone does not count', async () => {

@@ -1,10 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { IssuerConfig } from '../../shared/caller/issuer-config.js';
 import { remoteIssuerKeys } from '../../shared/caller/issuer-keys.js';
 import { CallerValidator } from '../../shared/caller/validate.js';
 import { TokexError } from '../../shared/errors.js';
-import type { IssuerConfig } from '../../shared/caller/issuer-config.js';
 import { b64u, FakeIssuer, newRsaKey } from '../fakes/oidc-issuer.js';
 
 let idp: FakeIssuer;
@@ -19,7 +19,20 @@ afterEach(() => {
 
 function config(overrides: Partial<IssuerConfig> = {}): IssuerConfig {
   const issuer = overrides.issuer ?? idp.issuer;
-  return { name: 'idp', kind: 'oidc', issuer, audiences: ['api://tokex'], jwksUri: undefined, algorithms: ['RS256'], tenants: undefined, types: ['JWT'], discoveryUrl: `${issuer}/.well-known/openid-configuration`, requireScpOrRoles: false, spaceDelimited: ['scp'], ...overrides };
+  return {
+    name: 'idp',
+    kind: 'oidc',
+    issuer,
+    audiences: ['api://tokex'],
+    jwksUri: undefined,
+    algorithms: ['RS256'],
+    tenants: undefined,
+    types: ['JWT'],
+    discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+    requireScpOrRoles: false,
+    spaceDelimited: ['scp'],
+    ...overrides,
+  };
 }
 
 function validator(overrides: Partial<IssuerConfig> = {}): CallerValidator {
@@ -121,7 +134,14 @@ describe('generic rules (RFC 8725)', () => {
 
   it('refuses header parameters that carry or point at keys, and crit', async () => {
     const attacker = await FakeIssuer.start();
-    for (const extra of [{ jku: attacker.jwksUri }, { x5u: `${attacker.origin}/cert.pem` }, { jwk: attacker.key.publicJwk }, { x5c: ['MIIB'] }, { crit: ['exp'] }, { crit: ['x-ext'], 'x-ext': 1 }]) {
+    for (const extra of [
+      { jku: attacker.jwksUri },
+      { x5u: `${attacker.origin}/cert.pem` },
+      { jwk: attacker.key.publicJwk },
+      { x5c: ['MIIB'] },
+      { crit: ['exp'] },
+      { crit: ['x-ext'], 'x-ext': 1 },
+    ]) {
       const token = idp.signRaw({ alg: 'RS256', kid: 'k1', ...extra }, idp.claims({ sub: 'svc', aud: 'api://tokex' }));
       expect(await reasonOf(v(), token)).toBe('forbidden_header');
     }
@@ -132,7 +152,8 @@ describe('generic rules (RFC 8725)', () => {
   it('refuses algorithms outside the issuer allow-list, and unsigned tokens', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const ps256 = await new SignJWT({ sub: 'svc', aud: 'api://tokex', iss: idp.issuer, exp: Math.floor(Date.now() / 1000) + 60 })
-      .setProtectedHeader({ alg: 'PS256', kid: 'k1' }).sign(privateKey);
+      .setProtectedHeader({ alg: 'PS256', kid: 'k1' })
+      .sign(privateKey);
     expect(await reasonOf(v(), ps256)).toBe('algorithm_not_allowed');
     const none = `${b64u({ alg: 'none' })}.${b64u({ sub: 'svc', aud: 'api://tokex', iss: idp.issuer, exp: 9999999999 })}.`;
     expect(await reasonOf(v(), none)).toBe('algorithm_not_allowed');

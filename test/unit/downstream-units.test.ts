@@ -3,11 +3,11 @@ import { credentialOptions, secretClientOptions } from '../../shared/azure/clien
 import { downstreamFailure } from '../../shared/azure/errors.js';
 import { withDeadline } from '../../shared/deadline.js';
 import { TokexError } from '../../shared/errors.js';
+import { KeyVaultSigningKeys, SIGNING_KEY_REFRESH_MS } from '../../shared/keys/key-vault-signing-keys.js';
+import { generateSigningKey } from '../../shared/keys/signing-key.js';
 import { CachedSecretStore, SECRET_CACHE_MS } from '../../shared/keyvault/cached-store.js';
 import type { KeyVaultSecretStore, SecretVersionInfo } from '../../shared/keyvault/key-vault-store.js';
 import type { SecretStore, SecretValue } from '../../shared/keyvault/secret-store.js';
-import { KeyVaultSigningKeys, SIGNING_KEY_REFRESH_MS } from '../../shared/keys/key-vault-signing-keys.js';
-import { generateSigningKey } from '../../shared/keys/signing-key.js';
 
 describe('loopback-only relaxations', () => {
   it('challenge-resource verification is off only for a vault on loopback', () => {
@@ -31,7 +31,10 @@ describe('loopback-only relaxations', () => {
 describe('downstream errors', () => {
   it('keep only name, status and code, and honour Retry-After', () => {
     const err = Object.assign(new Error('secret value s3cr3t echoed by a service'), {
-      name: 'RestError', statusCode: 429, code: 'Throttled', response: { headers: { get: (n: string) => (n === 'retry-after' ? '7' : undefined) } },
+      name: 'RestError',
+      statusCode: 429,
+      code: 'Throttled',
+      response: { headers: { get: (n: string) => (n === 'retry-after' ? '7' : undefined) } },
     });
     const failure = downstreamFailure('Key Vault secret "x"', err);
     expect(failure).toMatchObject({ reason: 'downstream_unavailable', detail: 'Key Vault secret "x": RestError 429 Throttled', retryAfter: 7 });
@@ -40,7 +43,17 @@ describe('downstream errors', () => {
 
   it('a deadline turns a hang into downstream_unavailable and aborts the work', async () => {
     let aborted = false;
-    const error = await withDeadline('hang', (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(new Error('x'))))), 50).catch((e: unknown) => e);
+    const error = await withDeadline(
+      'hang',
+      (signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('x'));
+          }),
+        ),
+      50,
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TokexError);
     expect((error as TokexError).reason).toBe('downstream_unavailable');
     expect(aborted).toBe(true);
@@ -49,7 +62,10 @@ describe('downstream errors', () => {
 
 class CountingStore implements SecretStore {
   calls = 0;
-  constructor(private readonly values: Record<string, SecretValue | undefined>, private readonly delayMs = 0) {}
+  constructor(
+    private readonly values: Record<string, SecretValue | undefined>,
+    private readonly delayMs = 0,
+  ) {}
   async get(name: string): Promise<SecretValue | undefined> {
     this.calls++;
     await new Promise((r) => setTimeout(r, this.delayMs));
@@ -94,15 +110,28 @@ describe('Key Vault signing keys', () => {
     const material = new Map(versions.map((v) => [v.version, JSON.stringify(generateSigningKey())]));
     return {
       versions: async (): Promise<SecretVersionInfo[]> =>
-        [...versions].sort((a, b) => b.createdOn - a.createdOn).map((v) => ({ version: v.version, enabled: v.enabled !== false, createdOn: new Date(v.createdOn) })),
-      get: async (_: string, o?: { version?: string }) => ({ name: 's', value: material.get(o!.version!)!, version: o!.version!, contentType: null, expiresOn: null, notBefore: null }),
+        [...versions]
+          .sort((a, b) => b.createdOn - a.createdOn)
+          .map((v) => ({ version: v.version, enabled: v.enabled !== false, createdOn: new Date(v.createdOn) })),
+      get: async (_: string, o?: { version?: string }) => ({
+        name: 's',
+        value: material.get(o!.version!)!,
+        version: o!.version!,
+        contentType: null,
+        expiresOn: null,
+        notBefore: null,
+      }),
     } as unknown as KeyVaultSecretStore;
   }
   const hour = 3_600_000;
 
   it('publishes a previous version until its successor is older than the longest lifetime plus one refresh', async () => {
     const t0 = 10 * 24 * hour;
-    const store = vault([{ version: 'v1', createdOn: t0 - 48 * hour }, { version: 'v2', createdOn: t0 - 30 * 60_000 }, { version: 'v3', createdOn: t0 }]);
+    const store = vault([
+      { version: 'v1', createdOn: t0 - 48 * hour },
+      { version: 'v2', createdOn: t0 - 30 * 60_000 },
+      { version: 'v3', createdOn: t0 },
+    ]);
     let now = t0 + 1;
     const keys = await KeyVaultSigningKeys.load(store, 's', 3600, () => now);
     // v3 current. v2 signed until a moment ago; v1 until v2 appeared 30 min ago, so 1 h tokens of both may live.
@@ -118,7 +147,10 @@ describe('Key Vault signing keys', () => {
 
   it('ignores disabled versions; a key this process signed with stays published after a refresh replaces it', async () => {
     const t0 = 10 * 24 * hour;
-    const versions = [{ version: 'v1', createdOn: t0 - 48 * hour }, { version: 'v2', createdOn: t0, enabled: false }];
+    const versions = [
+      { version: 'v1', createdOn: t0 - 48 * hour },
+      { version: 'v2', createdOn: t0, enabled: false },
+    ];
     const store = vault(versions);
     let now = t0;
     const keys = await KeyVaultSigningKeys.load(store, 's', 600, () => now);

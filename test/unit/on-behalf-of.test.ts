@@ -7,7 +7,15 @@ const TENANT = '11111111-1111-4111-8111-111111111111';
 const CLIENT = '44444444-4444-4444-8444-444444444444';
 const app: IdentityConfig = { name: 'api', type: 'app', tenantId: TENANT, clientId: CLIENT };
 const person = (extra: Record<string, unknown> = {}) =>
-  describeCaller('corp', 'entra', { iss: `https://login.microsoftonline.com/${TENANT}/v2.0`, aud: CLIENT, tid: TENANT, oid: 'user-oid', sub: 's', scp: 'access_as_user', ...extra });
+  describeCaller('corp', 'entra', {
+    iss: `https://login.microsoftonline.com/${TENANT}/v2.0`,
+    aud: CLIENT,
+    tid: TENANT,
+    oid: 'user-oid',
+    sub: 's',
+    scp: 'access_as_user',
+    ...extra,
+  });
 const refused = (detail: RegExp) => expect.objectContaining({ reason: 'obo_refused', detail: expect.stringMatching(detail) });
 
 describe('the on-behalf-of pre-check', () => {

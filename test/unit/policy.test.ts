@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, PolicyError, type PolicyLoadOptions } from '../../shared/policy/load.js';
+import { PolicyError, type PolicyLoadOptions, parsePolicy } from '../../shared/policy/load.js';
 import { holdingRules, rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
 import type { Policy } from '../../shared/policy/policy.js';
 import { policyWarnings } from '../../shared/policy/warnings.js';
@@ -64,10 +64,14 @@ describe('policy loading', () => {
   });
 
   it('reads JSON as well as YAML', () => {
-    const json = JSON.stringify({
-      issuers: [{ name: 'idp', issuer: 'https://idp.example', audience: ['a', 'b'] }],
-      rules: [{ name: 'r', when: { issuer: 'idp' }, grant: [{ minted: 'https://x.example', scopes: ['s'] }] }],
-    }, null, 2);
+    const json = JSON.stringify(
+      {
+        issuers: [{ name: 'idp', issuer: 'https://idp.example', audience: ['a', 'b'] }],
+        rules: [{ name: 'r', when: { issuer: 'idp' }, grant: [{ minted: 'https://x.example', scopes: ['s'] }] }],
+      },
+      null,
+      2,
+    );
     const policy = parsePolicy(json, 'policy.json', options);
     expect(policy.issuers[0]).toMatchObject({ kind: 'oidc', audiences: ['a', 'b'] });
   });
@@ -79,7 +83,10 @@ describe('policy loading', () => {
   });
 
   it('names an unknown identity, an unknown issuer and a duplicate rule name with their lines', () => {
-    const text = base.replace('identity: ml-reader', 'identity: ml-writer').replace('{ issuer: corp, claims', '{ issuer: crop, claims').replace('name: everyone-in-corp', 'name: training-jobs');
+    const text = base
+      .replace('identity: ml-reader', 'identity: ml-writer')
+      .replace('{ issuer: corp, claims', '{ issuer: crop, claims')
+      .replace('name: everyone-in-corp', 'name: training-jobs');
     expect(problems(text)).toEqual([
       'policy.yaml:17: rules[0].grant[0].identity: unknown identity "ml-writer" (not in identities:)',
       'policy.yaml:22: rules[1].name: duplicate rule name "training-jobs"',
@@ -88,20 +95,27 @@ describe('policy loading', () => {
   });
 
   it('refuses a rule without when, and one with an empty when', () => {
-    expect(problems(base.replace("    when: { issuer: corp, claims: { tid: " + TENANT + " } }\n", ''))).toEqual(['policy.yaml:22: rules[1].when: is required']);
-    expect(problems(base.replace("{ issuer: corp, claims: { tid: " + TENANT + " } }", '{}'))).toEqual(['policy.yaml:23: rules[1].when.issuer: is required']);
+    expect(problems(base.replace(`    when: { issuer: corp, claims: { tid: ${TENANT} } }\n`, ''))).toEqual(['policy.yaml:22: rules[1].when: is required']);
+    expect(problems(base.replace(`{ issuer: corp, claims: { tid: ${TENANT} } }`, '{}'))).toEqual(['policy.yaml:23: rules[1].when.issuer: is required']);
   });
 
   it('refuses a rule with no grants and a grant of no known kind', () => {
-    expect(problems(base.replace(/grant:\n      - minted: https:\/\/workspace.internal\n        scopes: \[data.read\]\n      - minted: https:\/\/reports.internal\n        scopes: \[reports.read\]\n/, 'grant: []\n'))).toEqual([
-      'policy.yaml:24: rules[1].grant: must not be empty',
-    ]);
+    expect(
+      problems(
+        base.replace(
+          /grant:\n {6}- minted: https:\/\/workspace.internal\n {8}scopes: \[data.read\]\n {6}- minted: https:\/\/reports.internal\n {8}scopes: \[reports.read\]\n/,
+          'grant: []\n',
+        ),
+      ),
+    ).toEqual(['policy.yaml:24: rules[1].grant: must not be empty']);
     expect(problems(base.replace('      - secrets: [storage-*]', '      - keys: [k]'))[0]).toMatch(/^policy\.yaml:21: rules\[0\]\.grant\[2\]/);
   });
 
   it('refuses HMAC and none as caller algorithms', () => {
     for (const alg of ['HS256', 'none']) {
-      expect(problems(base.replace('    audience: api://tokex', `    audience: api://tokex\n    algorithms: [${alg}]`))[0]).toMatch(/^policy\.yaml:5: issuers\[0\]\.algorithms\[0\]: /);
+      expect(problems(base.replace('    audience: api://tokex', `    audience: api://tokex\n    algorithms: [${alg}]`))[0]).toMatch(
+        /^policy\.yaml:5: issuers\[0\]\.algorithms\[0\]: /,
+      );
     }
   });
 
@@ -119,7 +133,9 @@ describe('policy loading', () => {
   });
 
   it('requires tenants for a {tenantid} template issuer', () => {
-    expect(problems(base.replace(TENANT + '/v2.0', '{tenantid}/v2.0'))).toEqual(['policy.yaml:2: issuers[0].tenants: is required for a {tenantid} template issuer']);
+    expect(problems(base.replace(`${TENANT}/v2.0`, '{tenantid}/v2.0'))).toEqual([
+      'policy.yaml:2: issuers[0].tenants: is required for a {tenantid} template issuer',
+    ]);
   });
 
   it('refuses azure-cli identities in Azure but not locally', () => {
@@ -139,12 +155,17 @@ describe('policy loading', () => {
     const app = `  api: { type: app, tenantId: ${TENANT}, clientId: ${OID}, managedIdentityClientId: ${OID}, assertionAudience: api://AzureADTokenExchangeUSGov }`;
     const policy = load(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n${app}`));
     expect(policy.identities.get('api')).toMatchObject({ type: 'app', tenantId: TENANT, clientId: OID, assertionAudience: 'api://AzureADTokenExchangeUSGov' });
-    expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT} }`))).toEqual([
-      'policy.yaml:7: identities.api.clientId: is required',
-    ]);
-    expect(problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT}, clientId: ${OID}, clientSecret: kv:x }`))).toEqual([
-      'policy.yaml:7: identities.api.clientSecret: unknown key',
-    ]);
+    expect(
+      problems(base.replace('  ml-reader: { type: managed-identity }', `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT} }`)),
+    ).toEqual(['policy.yaml:7: identities.api.clientId: is required']);
+    expect(
+      problems(
+        base.replace(
+          '  ml-reader: { type: managed-identity }',
+          `  ml-reader: { type: managed-identity }\n  api: { type: app, tenantId: ${TENANT}, clientId: ${OID}, clientSecret: kv:x }`,
+        ),
+      ),
+    ).toEqual(['policy.yaml:7: identities.api.clientSecret: unknown key']);
   });
 
   it('onBehalfOf needs an app or service-principal identity', () => {
@@ -156,14 +177,24 @@ describe('policy loading', () => {
     expect(problems(base.replace('identity: ml-reader', 'identity: ml-reader\n        onBehalfOf: true'))).toEqual([
       'policy.yaml:18: rules[0].grant[0].onBehalfOf: needs an identity of type app or service-principal ("ml-reader" is managed-identity)',
     ]);
-    const oidc = text.replace('identity: ml-reader', 'identity: api\n        onBehalfOf: true').replace('    audience: api://tokex', '    audience: api://tokex\n    kind: oidc');
+    const oidc = text
+      .replace('identity: ml-reader', 'identity: api\n        onBehalfOf: true')
+      .replace('    audience: api://tokex', '    audience: api://tokex\n    kind: oidc');
     expect(problems(oidc)).toEqual(['policy.yaml:20: rules[0].grant[0].onBehalfOf: needs a rule on a kind: entra issuer ("corp" is oidc)']);
   });
 
   it('finds Entra metadata where Microsoft publishes it: v2 per tenant, v1 (sts) on login.microsoftonline.com, templates on common', () => {
-    const p = load(base.replace('rules:', `  # v1
-rules:`).replace(`issuers:
-  - name: corp`, `issuers:
+    const p = load(
+      base
+        .replace(
+          'rules:',
+          `  # v1
+rules:`,
+        )
+        .replace(
+          `issuers:
+  - name: corp`,
+          `issuers:
   - name: v1
     issuer: https://sts.windows.net/${TENANT}/
     audience: api://tokex
@@ -171,7 +202,9 @@ rules:`).replace(`issuers:
     issuer: https://login.microsoftonline.com/{tenantid}/v2.0
     audience: api://tokex
     tenants: [${TENANT}]
-  - name: corp`));
+  - name: corp`,
+        ),
+    );
     expect(p.issuers.map((i) => [i.name, i.kind, i.discoveryUrl, i.requireScpOrRoles])).toEqual([
       ['v1', 'entra', `https://login.microsoftonline.com/${TENANT}/.well-known/openid-configuration`, true],
       ['multi', 'entra', 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration', true],
@@ -180,10 +213,16 @@ rules:`).replace(`issuers:
   });
 
   it('requireScpOrRoles: false opts an Entra issuer out; it means nothing for oidc issuers', () => {
-    expect(load(base.replace('    audience: api://tokex', '    audience: api://tokex\n    requireScpOrRoles: false')).issuers[0]!.requireScpOrRoles).toBe(false);
-    expect(problems(base.replace(`https://login.microsoftonline.com/${TENANT}/v2.0`, 'https://idp.example').replace('    audience: api://tokex', '    audience: api://tokex\n    requireScpOrRoles: false'))).toEqual([
-      'policy.yaml:5: issuers[0].requireScpOrRoles: is only for kind: entra',
-    ]);
+    expect(load(base.replace('    audience: api://tokex', '    audience: api://tokex\n    requireScpOrRoles: false')).issuers[0]!.requireScpOrRoles).toBe(
+      false,
+    );
+    expect(
+      problems(
+        base
+          .replace(`https://login.microsoftonline.com/${TENANT}/v2.0`, 'https://idp.example')
+          .replace('    audience: api://tokex', '    audience: api://tokex\n    requireScpOrRoles: false'),
+      ),
+    ).toEqual(['policy.yaml:5: issuers[0].requireScpOrRoles: is only for kind: entra']);
   });
 
   it('an entra issuer must name its tenant', () => {
@@ -207,7 +246,9 @@ rules:`).replace(`issuers:
   });
 
   it('refuses lifetimes that are not durations or exceed 24h', () => {
-    expect(problems(base.replace('lifetime: 15m', 'lifetime: 15 minutes'))).toEqual(['policy.yaml:20: rules[0].grant[1].lifetime: must be a duration such as 90s, 15m or 1h']);
+    expect(problems(base.replace('lifetime: 15m', 'lifetime: 15 minutes'))).toEqual([
+      'policy.yaml:20: rules[0].grant[1].lifetime: must be a duration such as 90s, 15m or 1h',
+    ]);
     expect(problems(base.replace('lifetime: 15m', 'lifetime: 25h'))).toEqual(['policy.yaml:20: rules[0].grant[1].lifetime: must be at most 24h']);
   });
 });
@@ -237,7 +278,7 @@ describe('policy matching', () => {
     expect(whyRuleFails(p.rules[0]!, 'corp', { ...claims, xms_tag: 'abc(d)' })).toBe('claim "xms_tag" is "abc(d)", rule wants a.c(d)?');
   });
 
-  it('objects never hold, and the issuer must be the rule\'s', () => {
+  it("objects never hold, and the issuer must be the rule's", () => {
     expect(whyRuleFails(policy.rules[0]!, 'corp', { ...claims, oid: { oid: OID } })).toBe(`claim "oid" is {"oid":"${OID}"}, rule wants ${OID}`);
     expect(whyRuleFails(policy.rules[0]!, 'other', claims)).toBe('issuer is other, rule wants corp');
   });
@@ -254,7 +295,11 @@ rules:
     const names = (c: Record<string, unknown>) => rulesFor(p, 'corp', c).map((r) => r.name);
     const user = { oid: OID, scp: 'access_as_user' };
     const app = { oid: OID, roles: ['Jobs.Train'], idtyp: 'app' };
-    const mi = { oid: OID, roles: ['Jobs.Train'], xms_mirid: '/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/job' };
+    const mi = {
+      oid: OID,
+      roles: ['Jobs.Train'],
+      xms_mirid: '/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/job',
+    };
     expect(names(user)).toEqual(['people']);
     expect(names({ ...user, idtyp: 'user', roles: ['Jobs.Train'] })).toEqual(['people']);
     expect(names(app)).toEqual(['machines']);
@@ -314,22 +359,40 @@ describe('policy warnings', () => {
   const head = `issuers:\n  - { name: corp, issuer: "https://login.microsoftonline.com/${TENANT}/v2.0", audience: api://tokex }\nidentities:\n  mi: { type: managed-identity }\nrules:\n`;
 
   it('none for a policy whose every grant can be chosen (a later rule with more scopes is reachable)', () => {
-    expect(warnings(`${head}  - name: read\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: admin\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r, a] }]\n`)).toEqual([]);
+    expect(
+      warnings(
+        `${head}  - name: read\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: admin\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r, a] }]\n`,
+      ),
+    ).toEqual([]);
   });
 
   it('a second grant for the same target in one rule, and an entra grant repeated by a narrower rule, are never chosen', () => {
-    expect(warnings(`${head}  - name: one\n    when: { issuer: corp, claims: { roles: R } }\n    grant:\n      - { minted: "https://j", scopes: [r, a] }\n      - { minted: "https://j", scopes: [a] }\n      - { entra: "https://ml.azure.com", identity: mi }\n  - name: two\n    when: { issuer: corp, claims: { roles: R, oid: ${OID} } }\n    grant: [{ entra: "https://ml.azure.com", identity: mi }, { secrets: [x] }]\n`)).toEqual([
+    expect(
+      warnings(
+        `${head}  - name: one\n    when: { issuer: corp, claims: { roles: R } }\n    grant:\n      - { minted: "https://j", scopes: [r, a] }\n      - { minted: "https://j", scopes: [a] }\n      - { entra: "https://ml.azure.com", identity: mi }\n  - name: two\n    when: { issuer: corp, claims: { roles: R, oid: ${OID} } }\n    grant: [{ entra: "https://ml.azure.com", identity: mi }, { secrets: [x] }]\n`,
+      ),
+    ).toEqual([
       expect.stringMatching(/^10: rules\[0\]\.grant\[1\]: never chosen: an earlier grant of this rule has the same target/),
       expect.stringMatching(/^14: rules\[1\]\.grant\[0\]: never chosen: rule "one" comes first, holds whenever rule "two" does/),
     ]);
   });
 
   it('a rule of another issuer, or with a condition or caller kind the earlier rule does not imply, is not shadowed', () => {
-    expect(warnings(`${head}  - name: one\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: two\n    when: { issuer: corp, claims: { groups: G } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([]);
-    expect(warnings(`${head}  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: anyone\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([]);
-    expect(warnings(`${head}  - name: people\n    when: { issuer: corp, kind: [user, app] }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`)).toEqual([
-      expect.stringMatching(/^9: rules\[1\]: rule "users" can never be chosen/),
-    ]);
+    expect(
+      warnings(
+        `${head}  - name: one\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: two\n    when: { issuer: corp, claims: { groups: G } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`,
+      ),
+    ).toEqual([]);
+    expect(
+      warnings(
+        `${head}  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: anyone\n    when: { issuer: corp, claims: { roles: R } }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`,
+      ),
+    ).toEqual([]);
+    expect(
+      warnings(
+        `${head}  - name: people\n    when: { issuer: corp, kind: [user, app] }\n    grant: [{ minted: "https://j", scopes: [r] }]\n  - name: users\n    when: { issuer: corp, kind: user }\n    grant: [{ minted: "https://j", scopes: [r] }]\n`,
+      ),
+    ).toEqual([expect.stringMatching(/^9: rules\[1\]: rule "users" can never be chosen/)]);
   });
 
   it('a secrets glob covering a reserved name, compared case-insensitively', () => {
@@ -360,14 +423,18 @@ describe('when.actor (delegation)', () => {
     expect(problems(text.replace('actor: { issuer: corp', 'actor: { issuer: crop'))).toEqual([
       'policy.yaml:33: rules[2].when.actor.issuer: unknown issuer "crop" (not in issuers:)',
     ]);
-    expect(problems(text.replace('actor: { issuer: corp,', 'actor: { issuer: corp, kind: app,'))).toEqual(['policy.yaml:33: rules[2].when.actor.kind: unknown key']);
+    expect(problems(text.replace('actor: { issuer: corp,', 'actor: { issuer: corp, kind: app,'))).toEqual([
+      'policy.yaml:33: rules[2].when.actor.kind: unknown key',
+    ]);
   });
 
   it('a rule with actor holds only with a matching actor; one without only with none', () => {
     expect(whyRuleFails(portal, 'corp', person, actor)).toBeUndefined();
     expect(whyRuleFails(portal, 'corp', person)).toBe('the rule wants an actor token (when.actor), the request has none');
     expect(whyRuleFails(portal, 'corp', person, { ...actor, issuerName: 'other' })).toBe('actor issuer is other, rule wants corp');
-    expect(whyRuleFails(portal, 'corp', person, { ...actor, claims: { roles: ['Jobs.Train'] } })).toBe('actor claim "roles" is ["Jobs.Train"], rule wants Portal.Act');
+    expect(whyRuleFails(portal, 'corp', person, { ...actor, claims: { roles: ['Jobs.Train'] } })).toBe(
+      'actor claim "roles" is ["Jobs.Train"], rule wants Portal.Act',
+    );
     expect(whyRuleFails(portal, 'corp', person, { ...actor, claims: {} })).toBe('actor claim "roles" is missing (rule wants Portal.Act)');
     expect(whyRuleFails(policy.rules[1]!, 'corp', person, actor)).toBe('the request carries an actor token, the rule has no when.actor');
   });

@@ -101,7 +101,15 @@ describe('verified-token cache', () => {
     now -= 5 * 60_000; // nbf/iat are now 5 minutes in the future, beyond the 60 s tolerance
     // The caller is reported to the trace (the audit trail) before the time check refuses it.
     let named: string | undefined;
-    const refusal = await v.validate(token, { trace: { caller: (c) => void (named = c.subject) } }).catch((err: unknown) => err);
+    const refusal = await v
+      .validate(token, {
+        trace: {
+          caller: (c) => {
+            named = c.subject;
+          },
+        },
+      })
+      .catch((err: unknown) => err);
     expect(refusal).toBeInstanceOf(TokexError);
     expect((refusal as TokexError).reason).toBe('not_yet_valid');
     expect(named).toBe('svc');

@@ -4,10 +4,10 @@
  * `azd auth token` as azd does and records `azd env set`).
  */
 import { spawn } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKeyVault } from '../../fakes/key-vault.js';
 import { throwawayTls } from '../../fakes/tls.js';
@@ -19,12 +19,15 @@ let azdDir: string;
 /** A fake `azd`: `auth token` prints a token as `azd auth token --output json` does; `env set` is logged. */
 function fakeAzd(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-azd-'));
-  writeFileSync(join(dir, 'azd'), `#!/bin/sh
+  writeFileSync(
+    join(dir, 'azd'),
+    `#!/bin/sh
 echo "$@" >> "${dir}/calls.log"
 if [ "$1 $2" = "auth token" ]; then
   echo '{"token":"azd-user-token","expiresOn":"2099-01-01T00:00:00Z"}'
 fi
-`);
+`,
+  );
   chmodSync(join(dir, 'azd'), 0o755);
   return dir;
 }
@@ -60,7 +63,11 @@ describe('postprovision', () => {
     expect(createPrivateKey(stored!.value).asymmetricKeyDetails).toEqual({ namedCurve: 'prime256v1' });
     expect(stored!.contentType).toBe('application/x-pem-file');
     expect(vault.bearers).toEqual(new Set(['azd-user-token']));
-    expect(azdCalls()).toContainEqual(expect.stringMatching(/^auth token --output json --no-prompt --scope https:\/\/vault\.azure\.net\/\.default --tenant-id 72f988bf-86f1-41af-91ab-2d7cd011db47$/));
+    expect(azdCalls()).toContainEqual(
+      expect.stringMatching(
+        /^auth token --output json --no-prompt --scope https:\/\/vault\.azure\.net\/\.default --tenant-id 72f988bf-86f1-41af-91ab-2d7cd011db47$/,
+      ),
+    );
 
     const second = await hook('postprovision', env);
     expect(second).toMatchObject({ code: 0, stdout: `signing key tokex-signing exists in ${vault.url}: left as it is\n` });
@@ -114,6 +121,9 @@ describe('predeploy', () => {
 
   it('stops the deployment when the policy file is missing, naming it', async () => {
     const result = await hook('predeploy', { ...settings, TOKEX_POLICY_FILE: 'no-such-policy.yaml' });
-    expect(result).toMatchObject({ code: 1, stderr: 'predeploy: the policy file no-such-policy.yaml does not exist (TOKEX_POLICY_FILE, default policy.yaml; start from policy.example.yaml)\n' });
+    expect(result).toMatchObject({
+      code: 1,
+      stderr: 'predeploy: the policy file no-such-policy.yaml does not exist (TOKEX_POLICY_FILE, default policy.yaml; start from policy.example.yaml)\n',
+    });
   });
 });

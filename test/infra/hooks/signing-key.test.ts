@@ -8,7 +8,7 @@ import { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SIGNING_KEY_CONTENT_TYPE, SigningKeyError, ensureSigningKey } from '../../../infra/hooks/signing-key.mjs';
+import { ensureSigningKey, SIGNING_KEY_CONTENT_TYPE, SigningKeyError } from '../../../infra/hooks/signing-key.mjs';
 import { FakeKeyVault } from '../../fakes/key-vault.js';
 import { throwawayTls } from '../../fakes/tls.js';
 
@@ -28,7 +28,11 @@ afterEach(() => {
 
 function client(): SecretClient {
   // The fake's CA handed to this client only; the vault sits on localhost, hence no challenge-resource check.
-  return new SecretClient(vault.url, credential, { agent: new Agent({ ca: throwawayTls().ca }), disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 } });
+  return new SecretClient(vault.url, credential, {
+    agent: new Agent({ ca: throwawayTls().ca }),
+    disableChallengeResourceVerification: true,
+    retryOptions: { maxRetries: 0 },
+  });
 }
 
 /** A clock that only the sleeps move, and the log lines printed. */
@@ -108,7 +112,9 @@ describe('ensureSigningKey', () => {
     const error = await ensureSigningKey({ client: client(), secretName: 'tokex-signing', ...options }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SigningKeyError);
     expect(error).toMatchObject({ code: 'ACCESS_DENIED' });
-    expect((error as Error).message).toMatch(/still answers 403 for secret tokex-signing after 5\d\d s: .*Key Vault Secrets Officer.*azd hooks run postprovision/);
+    expect((error as Error).message).toMatch(
+      /still answers 403 for secret tokex-signing after 5\d\d s: .*Key Vault Secrets Officer.*azd hooks run postprovision/,
+    );
     expect(state.sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(600_000);
     expect(state.sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThan(570_000);
     expect(vault.secrets.has('tokex-signing')).toBe(false);
