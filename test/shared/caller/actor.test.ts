@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { actClaim, checkMayAct, MAX_ACT_DEPTH } from '../../shared/caller/actor.js';
-import { describeCaller } from '../../shared/caller/caller.js';
+import { actClaim, checkMayAct, MAX_ACT_DEPTH } from '../../../shared/caller/actor.js';
+import { describeCaller } from '../../../shared/caller/caller.js';
 
 const ENTRA_ISS = 'https://login.microsoftonline.com/11111111-1111-4111-8111-111111111111/v2.0';
 const entraActor = (extra: Record<string, unknown> = {}) =>

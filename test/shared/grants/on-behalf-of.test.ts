@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { describeCaller } from '../../shared/caller/caller.js';
-import { oboUser } from '../../shared/grants/on-behalf-of.js';
-import type { IdentityConfig } from '../../shared/policy/policy.js';
+import { describeCaller } from '../../../shared/caller/caller.js';
+import { oboUser } from '../../../shared/grants/on-behalf-of.js';
+import type { IdentityConfig } from '../../../shared/policy/policy.js';
 
 const TENANT = '11111111-1111-4111-8111-111111111111';
 const CLIENT = '44444444-4444-4444-8444-444444444444';

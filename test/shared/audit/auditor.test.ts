@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Auditor } from '../../shared/audit/auditor.js';
-import { EVENT_NAMES, flattenRecord } from '../../shared/audit/flatten.js';
-import type { AuditRecord } from '../../shared/audit/record.js';
-import type { AuditSink } from '../../shared/audit/sink.js';
+import { Auditor } from '../../../shared/audit/auditor.js';
+import { EVENT_NAMES, flattenRecord } from '../../../shared/audit/flatten.js';
+import type { AuditRecord } from '../../../shared/audit/record.js';
+import type { AuditSink } from '../../../shared/audit/sink.js';
 
 const record = (): AuditRecord => ({
   time: '2026-11-26T10:00:00.000Z',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedCache } from '../../shared/cache/bounded-cache.js';
+import { BoundedCache } from '../../../shared/cache/bounded-cache.js';
 
 function clock(start = 1_000_000) {
   const c = {

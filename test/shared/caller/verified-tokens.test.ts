@@ -4,11 +4,11 @@
  * its own `exp`, or turn a refusal into a success.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { IssuerConfig } from '../../shared/caller/issuer-config.js';
-import { type IssuerKeys, type KeySetGeneration, remoteIssuerKeys, staticIssuerKeys } from '../../shared/caller/issuer-keys.js';
-import { CallerValidator, type TrustedIssuer } from '../../shared/caller/validate.js';
-import { TokexError } from '../../shared/errors.js';
-import { FakeIssuer, type IssuerKey, newRsaKey } from '../fakes/oidc-issuer.js';
+import type { IssuerConfig } from '../../../shared/caller/issuer-config.js';
+import { type IssuerKeys, type KeySetGeneration, remoteIssuerKeys, staticIssuerKeys } from '../../../shared/caller/issuer-keys.js';
+import { CallerValidator, type TrustedIssuer } from '../../../shared/caller/validate.js';
+import { TokexError } from '../../../shared/errors.js';
+import { FakeIssuer, type IssuerKey, newRsaKey } from '../../fakes/oidc-issuer.js';
 
 function config(name: string, issuer: string, overrides: Partial<IssuerConfig> = {}): IssuerConfig {
   return {

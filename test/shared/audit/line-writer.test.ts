@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineWriter } from '../../shared/audit/line-writer.js';
+import { LineWriter } from '../../../shared/audit/line-writer.js';
 
 describe('LineWriter (audit lines, batched)', () => {
   it('lines written in one turn go out in one write, in order, each resolving once written', async () => {

@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { IssuerConfig } from '../../shared/caller/issuer-config.js';
-import { remoteIssuerKeys } from '../../shared/caller/issuer-keys.js';
-import { CallerValidator } from '../../shared/caller/validate.js';
-import { TokexError } from '../../shared/errors.js';
-import { b64u, FakeIssuer, newRsaKey } from '../fakes/oidc-issuer.js';
+import type { IssuerConfig } from '../../../shared/caller/issuer-config.js';
+import { remoteIssuerKeys } from '../../../shared/caller/issuer-keys.js';
+import { CallerValidator } from '../../../shared/caller/validate.js';
+import { TokexError } from '../../../shared/errors.js';
+import { b64u, FakeIssuer, newRsaKey } from '../../fakes/oidc-issuer.js';
 
 let idp: FakeIssuer;
 beforeAll(async () => {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PolicyError, type PolicyLoadOptions, parsePolicy } from '../../shared/policy/load.js';
-import { holdingRules, rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../shared/policy/match.js';
-import type { Policy } from '../../shared/policy/policy.js';
-import { policyWarnings } from '../../shared/policy/warnings.js';
+import { PolicyError, type PolicyLoadOptions, parsePolicy } from '../../../shared/policy/load.js';
+import { holdingRules, rulesFor, scopesFor, secretGrantFor, tokenGrantFor, whyRuleFails } from '../../../shared/policy/match.js';
+import type { Policy } from '../../../shared/policy/policy.js';
+import { policyWarnings } from '../../../shared/policy/warnings.js';
 
 const options: PolicyLoadOptions = { ownIssuer: 'https://tokex.example', mode: 'azure' };
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -344,7 +344,7 @@ rules:
 
 describe('policy.example.yaml', () => {
   it('loads with the settings infra/ provides (a reference in a flow list is quoted)', () => {
-    const text = readFileSync(resolve(import.meta.dirname, '../../policy.example.yaml'), 'utf8');
+    const text = readFileSync(resolve(import.meta.dirname, '../../../policy.example.yaml'), 'utf8');
     const env = { TOKEX_TENANT_ID: TENANT, TOKEX_API_CLIENT_ID: OID, TOKEX_API_APP_ID_URI: 'api://tokex' };
     expect(load(text, { ...options, env }).issuers.map((i) => i.audiences)).toEqual([[OID], ['api://tokex', OID]]);
   });

@@ -5,9 +5,9 @@
  */
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { describeCaller } from '../../shared/caller/caller.js';
-import { mintAccessToken } from '../../shared/grants/minted.js';
-import { generateSigningKey, publicJwks, type SigningAlgorithm, signingKeyFrom } from '../../shared/keys/signing-key.js';
+import { describeCaller } from '../../../shared/caller/caller.js';
+import { mintAccessToken } from '../../../shared/grants/minted.js';
+import { generateSigningKey, publicJwks, type SigningAlgorithm, signingKeyFrom } from '../../../shared/keys/signing-key.js';
 
 describe('mintAccessToken', () => {
   for (const alg of ['ES256', 'RS256'] as const satisfies readonly SigningAlgorithm[]) {

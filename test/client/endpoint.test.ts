@@ -4,8 +4,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { exchangeToken, TokexCredential, TokexExchangeError } from '../../../client/index.js';
-import { CLI } from '../../helpers/local-host.js';
+import { exchangeToken, TokexCredential, TokexExchangeError } from '../../client/index.js';
+import { CLI } from '../helpers/local-host.js';
 
 const scope = 'api://tokex/.default';
 

@@ -5,11 +5,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AuditRecord } from '../../shared/audit/record.js';
-import { FakeIngestion } from '../fakes/app-insights-ingestion.js';
-import { FakeIssuer } from '../fakes/oidc-issuer.js';
-import { throwawayTls } from '../fakes/tls.js';
-import { exchangeForm, LocalTokex } from '../helpers/local-host.js';
+import type { AuditRecord } from '../../../shared/audit/record.js';
+import { FakeIngestion } from '../../fakes/app-insights-ingestion.js';
+import { FakeIssuer } from '../../fakes/oidc-issuer.js';
+import { throwawayTls } from '../../fakes/tls.js';
+import { exchangeForm, LocalTokex } from '../../helpers/local-host.js';
 
 let idp: FakeIssuer;
 let ingestion: FakeIngestion;

@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { exchangeToken } from '../../shared/exchange/token-exchange.js';
-import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../../shared/protocol.js';
-import { ENTRA_ISSUER, inProcessTokex, OIDC_ISSUER, TENANT } from '../helpers/static-keys-core.js';
+import { exchangeToken } from '../../../shared/exchange/token-exchange.js';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../../../shared/protocol.js';
+import { ENTRA_ISSUER, inProcessTokex, OIDC_ISSUER, TENANT } from '../../helpers/static-keys-core.js';
 
 const POLICY = `
 issuers:

@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_CLIENT_ID, FakeEntra, TENANT_A } from '../fakes/entra.js';
-import { FakeEntraTokenEndpoint } from '../fakes/entra-token-endpoint.js';
-import { FakeKeyVault } from '../fakes/key-vault.js';
-import { FakeManagedIdentity, type FaultMode, TOKEN_EXCHANGE_AUDIENCE } from '../fakes/managed-identity.js';
-import { throwawayTls } from '../fakes/tls.js';
-import { InProcessTokex } from '../helpers/in-process.js';
-import { CLI, exchangeForm, JWT_TYPE } from '../helpers/local-host.js';
+import { API_CLIENT_ID, FakeEntra, TENANT_A } from '../../fakes/entra.js';
+import { FakeEntraTokenEndpoint } from '../../fakes/entra-token-endpoint.js';
+import { FakeKeyVault } from '../../fakes/key-vault.js';
+import { FakeManagedIdentity, type FaultMode, TOKEN_EXCHANGE_AUDIENCE } from '../../fakes/managed-identity.js';
+import { throwawayTls } from '../../fakes/tls.js';
+import { InProcessTokex } from '../../helpers/in-process.js';
+import { CLI, exchangeForm, JWT_TYPE } from '../../helpers/local-host.js';
 
 /** The tokex API's app registration is the OBO app (user tokens for tokex are its assertions); two more apps for secret and certificate. */
 const SECRET_APP = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
