@@ -15,8 +15,8 @@ export class FetchError extends Error {
  * GET a small JSON document (OIDC discovery, JWKS) with a deadline and a size cap, following no
  * redirects: a hostile or broken issuer can neither hang a request nor make tokex buffer megabytes.
  */
-export async function fetchJson(url: string, signal?: AbortSignal): Promise<unknown> {
-  const text = await fetchText(url, signal);
+export async function fetchJson(url: string, signal?: AbortSignal, timeoutMs = FETCH_TIMEOUT_MS): Promise<unknown> {
+  const text = await fetchText(url, signal, timeoutMs);
   try {
     return JSON.parse(text);
   } catch {
@@ -24,15 +24,15 @@ export async function fetchJson(url: string, signal?: AbortSignal): Promise<unkn
   }
 }
 
-export async function fetchText(url: string, signal?: AbortSignal): Promise<string> {
+export async function fetchText(url: string, signal?: AbortSignal, timeoutMs = FETCH_TIMEOUT_MS): Promise<string> {
   if (!isAllowedFetchUrl(url)) throw new FetchError(`${url}: only https (or http on loopback) is fetched`);
-  const deadline = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+  const deadline = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
   let response: Response;
   try {
     response = await fetch(url, { redirect: 'manual', signal: combined, headers: { accept: 'application/json' } });
   } catch (err) {
-    throw new FetchError(`${url}: ${deadline.aborted ? `no answer within ${FETCH_TIMEOUT_MS} ms` : (err as Error).message}`);
+    throw new FetchError(`${url}: ${deadline.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message}`);
   }
   if (response.status !== 200) {
     await response.body?.cancel();
@@ -55,7 +55,7 @@ export async function fetchText(url: string, signal?: AbortSignal): Promise<stri
     }
   } catch (err) {
     if (err instanceof FetchError) throw err;
-    throw new FetchError(`${url}: ${deadline.aborted ? `no answer within ${FETCH_TIMEOUT_MS} ms` : (err as Error).message}`);
+    throw new FetchError(`${url}: ${deadline.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message}`);
   }
   return Buffer.concat(chunks).toString('utf8');
 }

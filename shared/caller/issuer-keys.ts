@@ -1,7 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { TokexError } from '../errors.js';
 import { isAllowedFetchUrl } from '../url.js';
-import { FetchError, fetchJson } from './fetch-json.js';
+import { FETCH_TIMEOUT_MS, FetchError, fetchJson } from './fetch-json.js';
 import type { IssuerConfig } from './issuer-config.js';
 
 /** After a successful fetch, an unknown `kid` may trigger another only after this long. */
@@ -40,7 +40,8 @@ export function staticIssuerKeys(jwks: JSONWebKeySet): IssuerKeys {
  * cached by jose's remote key set; when the endpoint is down, the last good set keeps working for
  * up to 24 h. A fetch failure with no usable keys is `downstream_unavailable` (503), not a refusal.
  */
-export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () => Date.now()): IssuerKeys {
+/** `fetchTimeoutMs`: the deadline of each discovery or JWKS fetch (tests shorten it). */
+export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () => Date.now(), fetchTimeoutMs = FETCH_TIMEOUT_MS): IssuerKeys {
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   let locating: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
   let lastGood: { jwks: JSONWebKeySet; at: number; getKey: JWTVerifyGetKey; freshUntil: number } | undefined;
@@ -48,14 +49,14 @@ export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () =>
 
   const remoteSet = async () => {
     if (remote) return remote;
-    locating ??= locateJwks(issuer).then(
+    locating ??= locateJwks(issuer, fetchTimeoutMs).then(
       (uri) =>
         (remote = createRemoteJWKSet(new URL(uri), {
           cooldownDuration: JWKS_COOLDOWN_MS,
           cacheMaxAge: JWKS_MAX_AGE_MS,
           // Our fetch: deadline, size cap, no redirects, and a body that is JSON or a FetchError.
           [customFetch]: async (url: string, init: { signal?: AbortSignal }) =>
-            new Response(JSON.stringify(await fetchJson(url, init.signal)), { status: 200, headers: { 'content-type': 'application/json' } }),
+            new Response(JSON.stringify(await fetchJson(url, init.signal, fetchTimeoutMs)), { status: 200, headers: { 'content-type': 'application/json' } }),
         })),
       (err: unknown) => {
         failedAt = now();
@@ -97,10 +98,10 @@ export function remoteIssuerKeys(issuer: IssuerConfig, now: () => number = () =>
   return { getKey, jwks: () => lastGood?.jwks, generation: () => lastGood };
 }
 
-async function locateJwks(issuer: IssuerConfig): Promise<string> {
+async function locateJwks(issuer: IssuerConfig, timeoutMs: number): Promise<string> {
   if (issuer.jwksUri) return issuer.jwksUri;
   const url = issuer.discoveryUrl;
-  const doc = (await fetchJson(url)) as { issuer?: unknown; jwks_uri?: unknown } | null;
+  const doc = (await fetchJson(url, undefined, timeoutMs)) as { issuer?: unknown; jwks_uri?: unknown } | null;
   if (typeof doc !== 'object' || doc === null) throw new FetchError(`${url}: not a JSON object`);
   if (doc.issuer !== issuer.issuer) throw new FetchError(`${url}: "issuer" does not match the configured issuer`);
   if (typeof doc.jwks_uri !== 'string' || !isAllowedFetchUrl(doc.jwks_uri)) {

@@ -2,7 +2,7 @@
  * The policy and deny commands as a CI job or an operator runs them: what they print and their
  * exit codes (0 ok, 1 refused / mismatch / strict warning).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,14 +10,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/local-host.js';
 
 let dir: string;
-const run = (...args: string[]) => {
-  const out = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, PORT: '7071', TOKEX_LOCAL_DIR: join(dir, '.local') },
+/** Runs the CLI without blocking, so the cases below run side by side. */
+const run = (...args: string[]) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: dir, encoding: 'utf8', env: { ...process.env, PORT: '7071', TOKEX_LOCAL_DIR: join(dir, '.local') } },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    );
   });
-  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
-};
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tokex-cli-'));
@@ -35,13 +37,13 @@ beforeAll(() => {
   );
 });
 
-describe('tokex policy', () => {
-  it('explain: exit 0 with the answer when granted, 1 when refused; --output json', () => {
-    const token = run('dev-token', '--sub', 'job-1', '--roles', 'Jobs.Train').stdout.trim();
-    const granted = run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--scope', 'jobs.read');
+describe.concurrent('tokex policy', () => {
+  it('explain: exit 0 with the answer when granted, 1 when refused; --output json', async () => {
+    const token = (await run('dev-token', '--sub', 'job-1', '--roles', 'Jobs.Train')).stdout.trim();
+    const granted = await run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--scope', 'jobs.read');
     expect(granted.code).toBe(0);
     expect(granted.stdout).toContain('answer: 200, rule dev-callers, minted token for https://workspace.internal, scope "jobs.read", lifetime 900 s');
-    const refused = run(
+    const refused = await run(
       'policy',
       'explain',
       'policy.yaml',
@@ -61,7 +63,7 @@ describe('tokex policy', () => {
       reason: 'scope_not_allowed',
       detail: 'scope "jobs.admin" not granted for https://workspace.internal (rule dev-callers allows jobs.read jobs.submit)',
     });
-    const claims = run(
+    const claims = await run(
       'policy',
       'explain',
       'policy.yaml',
@@ -75,7 +77,7 @@ describe('tokex policy', () => {
     expect(claims.stdout).toContain('answer: 400 invalid_request, reason wrong_audience: aud "api://x" is not one of api://tokex');
   });
 
-  it('test: exit 1 with a diff on a mismatch', () => {
+  it('test: exit 1 with a diff on a mismatch', async () => {
     writeFileSync(
       join(dir, 'cases.yaml'),
       `cases:
@@ -89,39 +91,39 @@ describe('tokex policy', () => {
     expect: { outcome: granted }
 `,
     );
-    const result = run('policy', 'test', 'policy.yaml', 'cases.yaml');
+    const result = await run('policy', 'test', 'policy.yaml', 'cases.yaml');
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('PASS  trainers get jobs.submit\nFAIL  readers get nothing\n      outcome: expected "granted", got "denied"');
     expect(result.stdout).toContain('1 passed, 1 failed');
   });
 
-  it('check: warnings keep exit 0, --strict makes them exit 1', () => {
-    const lenient = run('policy', 'check', 'policy.yaml');
+  it('check: warnings keep exit 0, --strict makes them exit 1', async () => {
+    const lenient = await run('policy', 'check', 'policy.yaml');
     expect(lenient.code).toBe(0);
     expect(lenient.stderr).toContain('policy.yaml:8: rules[0].grant[1].secrets[0]: warning: "*" alone allows every secret in the vault');
-    expect(run('policy', 'check', 'policy.yaml', '--strict').code).toBe(1);
+    expect((await run('policy', 'check', 'policy.yaml', '--strict')).code).toBe(1);
   });
 });
 
 describe('tokex deny (file)', () => {
-  it('add, list and remove edit the deny-list document', () => {
+  it('add, list and remove edit the deny-list document', async () => {
     writeFileSync(join(dir, 'deny.json'), '{}');
-    expect(run('deny', 'add', '--list', 'deny.json', '--caller', 'dev', '--sub', 'job-1').code).toBe(0);
-    expect(run('deny', 'add', '--list', 'deny.json', '--rule', 'dev-callers').code).toBe(0);
+    expect((await run('deny', 'add', '--list', 'deny.json', '--caller', 'dev', '--sub', 'job-1')).code).toBe(0);
+    expect((await run('deny', 'add', '--list', 'deny.json', '--rule', 'dev-callers')).code).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8'))).toEqual({
       callers: [{ issuer: 'dev', sub: 'job-1' }],
       issuers: [],
       rules: ['dev-callers'],
     });
-    expect(run('deny', 'list', '--list', 'deny.json').stdout).toBe('deny.json:\n  rule dev-callers\n  caller dev sub job-1\n');
-    run('deny', 'remove', '--list', 'deny.json', '--rule', 'dev-callers');
+    expect((await run('deny', 'list', '--list', 'deny.json')).stdout).toBe('deny.json:\n  rule dev-callers\n  caller dev sub job-1\n');
+    await run('deny', 'remove', '--list', 'deny.json', '--rule', 'dev-callers');
     expect(JSON.parse(readFileSync(join(dir, 'deny.json'), 'utf8')).rules).toEqual([]);
     // policy explain applies the same list when given it.
-    const token = run('dev-token', '--sub', 'job-1', '--roles', 'Jobs.Train').stdout.trim();
-    const denied = run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--deny-list', 'deny.json');
+    const token = (await run('dev-token', '--sub', 'job-1', '--roles', 'Jobs.Train')).stdout.trim();
+    const denied = await run('policy', 'explain', 'policy.yaml', '--token', token, '--audience', 'https://workspace.internal', '--deny-list', 'deny.json');
     expect(denied.code).toBe(1);
     expect(denied.stdout).toContain('answer: 400 invalid_request, reason caller_denied: caller dev sub "job-1" is on the deny-list');
-    const bad = run('deny', 'add', '--list', 'deny.json', '--caller', 'dev');
+    const bad = await run('deny', 'add', '--list', 'deny.json', '--caller', 'dev');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe('tokex: deny: --caller needs exactly one of --oid or --sub\n');
   });

@@ -1,8 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CLI, LocalTokex } from '../helpers/local-host.js';
+
+const execFileAsync = promisify(execFile);
 
 let tokex: LocalTokex;
 beforeAll(async () => {
@@ -58,8 +61,8 @@ it('dev-token --roles and --claim shape the caller token; the dev issuer JWKS is
   expect(payload.exp! - payload.iat!).toBe(300);
 });
 
-it('every command has --help', () => {
-  for (const args of [
+it('every command has --help', async () => {
+  const commands = [
     [],
     ['serve'],
     ['dev-token'],
@@ -68,9 +71,12 @@ it('every command has --help', () => {
     ['policy', 'check'],
     ['policy', 'explain'],
     ['policy', 'test'],
+    ['policy', 'schema'],
+    ['deny'],
     ['deny', 'add'],
-  ]) {
-    const help = execFileSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' });
-    expect(help).toMatch(/^Usage: tokex/);
-  }
+    ['deny', 'remove'],
+    ['deny', 'list'],
+  ];
+  const helps = await Promise.all(commands.map((args) => execFileAsync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' })));
+  for (const [i, { stdout }] of helps.entries()) expect(stdout, commands[i]!.join(' ')).toMatch(/^Usage: tokex/);
 });

@@ -54,6 +54,8 @@ export class FakeEntraTokenEndpoint {
   /** Resources the users have not consented to: on-behalf-of answers invalid_grant (AADSTS65001). */
   readonly consentMissing = new Set<string>();
   mode: FaultMode = 'ok';
+  /** A fault for requests whose scope names this resource only (fault tests side by side); wins over `mode`. */
+  readonly faults = new Map<string, FaultMode>();
   /** Lifetime of issued tokens. */
   expiresInSeconds = 3599;
   /** Delay before answering, to let concurrent requests pile up. */
@@ -124,13 +126,10 @@ export class FakeEntraTokenEndpoint {
       (request as { clientAuth: string }).clientAuth = clientAuth.method;
 
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-      if (this.mode === 'hang') return;
-      if (this.mode !== 'ok')
-        return answer(
-          Number(this.mode),
-          { error: 'temporarily_unavailable', error_description: `injected ${this.mode}` },
-          this.mode === '429' ? { 'retry-after': '1' } : {},
-        );
+      const mode = this.faults.get(request.scope.split(' ')[0]!.replace(/\/\.default$/, '')) ?? this.mode;
+      if (mode === 'hang') return;
+      if (mode !== 'ok')
+        return answer(Number(mode), { error: 'temporarily_unavailable', error_description: `injected ${mode}` }, mode === '429' ? { 'retry-after': '1' } : {});
 
       if (request.grantType === 'client_credentials') {
         const token = `sp-token-${this.issued.length}-${Math.random().toString(36).slice(2)}`;

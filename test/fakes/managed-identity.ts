@@ -24,6 +24,8 @@ export class FakeManagedIdentity {
   /** The resource each handed-out token was for. */
   readonly issuedFor = new Map<string, string>();
   mode: FaultMode = 'ok';
+  /** A fault for one resource only, so fault tests can run side by side; wins over `mode`. */
+  readonly faults = new Map<string, FaultMode>();
   /** Lifetime of issued tokens. */
   expiresInSeconds = 3600;
   /** Delay before answering, to let concurrent requests pile up. */
@@ -83,11 +85,12 @@ export class FakeManagedIdentity {
     const key = `${resource}|${url.searchParams.get('client_id') ?? ''}`;
     this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    if (this.mode === 'hang') return;
-    if (this.mode !== 'ok') {
+    const mode = this.faults.get(resource) ?? this.mode;
+    if (mode === 'hang') return;
+    if (mode !== 'ok') {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (this.mode === '429') headers['retry-after'] = '1';
-      res.writeHead(Number(this.mode), headers).end(JSON.stringify({ error: 'fault', error_description: `injected ${this.mode}` }));
+      if (mode === '429') headers['retry-after'] = '1';
+      res.writeHead(Number(mode), headers).end(JSON.stringify({ error: 'fault', error_description: `injected ${mode}` }));
       return;
     }
     const expiresOn = Math.floor(Date.now() / 1000) + this.expiresInSeconds;

@@ -203,26 +203,29 @@ describe('entra grant', () => {
   });
 });
 
-describe('downstream faults: 503 temporarily_unavailable with Retry-After, then recovery', () => {
+// Each fault is set for its own resource, so the cases run side by side (each waits out the deadline).
+describe.concurrent('downstream faults: 503 temporarily_unavailable with Retry-After, then recovery', () => {
   for (const fault of FAULT_TARGETS) {
-    it(`managed identity answering ${fault}`, async () => {
-      mi.mode = fault as FaultMode;
-      const { status, headers, body, audit } = await exchangeFor(`https://fault-${fault}.example`);
+    it(`managed identity answering ${fault}`, async ({ expect }) => {
+      const resource = `https://fault-${fault}.example`;
+      mi.faults.set(resource, fault as FaultMode);
+      const { status, headers, body, audit } = await exchangeFor(resource);
       expect([status, body.error, audit.reason, audit.outcome]).toEqual([503, 'temporarily_unavailable', 'downstream_unavailable', 'failed']);
       expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      mi.mode = 'ok';
-      expect((await exchangeFor(`https://fault-${fault}.example`)).status).toBe(200);
+      mi.faults.delete(resource);
+      expect((await exchangeFor(resource)).status).toBe(200);
     }, 30_000);
   }
 
   for (const fault of FAULT_TARGETS) {
-    it(`Entra token endpoint answering ${fault} to a service principal`, async () => {
-      entraEndpoint.mode = fault as FaultMode;
-      const { status, headers, audit } = await exchangeFor(`https://sp-fault-${fault}.example`);
+    it(`Entra token endpoint answering ${fault} to a service principal`, async ({ expect }) => {
+      const resource = `https://sp-fault-${fault}.example`;
+      entraEndpoint.faults.set(resource, fault as FaultMode);
+      const { status, headers, audit } = await exchangeFor(resource);
       expect([status, audit.reason]).toEqual([503, 'downstream_unavailable']);
       expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      entraEndpoint.mode = 'ok';
-      expect((await exchangeFor(`https://sp-fault-${fault}.example`)).status).toBe(200);
+      entraEndpoint.faults.delete(resource);
+      expect((await exchangeFor(resource)).status).toBe(200);
     }, 30_000);
   }
 });
@@ -288,7 +291,7 @@ describe('GET /credentials/{name}', () => {
   });
 
   for (const fault of ['429', '500', 'hang'] as const) {
-    it(`503 when Key Vault answers ${fault}, then recovers`, async () => {
+    it.concurrent(`503 when Key Vault answers ${fault}, then recovers`, async ({ expect }) => {
       const name = `fault-${fault}`;
       vault.set(name, `value-of-${name}`);
       vault.faults.set(name, fault);
