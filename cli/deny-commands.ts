@@ -1,6 +1,6 @@
 import { type DeniedCaller, type DenyList, formatDenyList, parseDenyList, sameEntry } from '../shared/deny/deny-list.js';
 import { type DenyListSource, fileDenyListSource, keyVaultDenyListSource } from '../shared/deny/watcher.js';
-import { ConfigError } from '../shared/errors.js';
+import { ConfigError, TokexError } from '../shared/errors.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
 
 /** One entry of the deny-list, as `tokex deny add|remove` takes it. */
@@ -24,7 +24,10 @@ async function readList(source: DenyListSource, allowAbsent: boolean): Promise<D
     return parseDenyList(await source.read(), source.name);
   } catch (err) {
     if (allowAbsent && !(err instanceof ConfigError)) return parseDenyList('', source.name);
-    throw err instanceof ConfigError ? err : new ConfigError(`${source.name}: ${(err as Error).message}`);
+    if (err instanceof ConfigError) throw err;
+    const why = err instanceof TokexError ? err.detail : (err as Error).message;
+    if (/\(ENOENT\)$/.test(why)) throw new ConfigError(`${source.name}: no deny-list there yet (\`tokex deny add\` creates it)`);
+    throw new ConfigError(`${source.name}: ${why}`);
   }
 }
 
@@ -32,6 +35,7 @@ async function readList(source: DenyListSource, allowAbsent: boolean): Promise<D
 export async function editDenyList(source: DenyListSource, op: 'add' | 'remove', entry: DenyEntry): Promise<DenyList> {
   const list = await readList(source, op === 'add');
   const next: DenyList = { callers: [...list.callers], issuers: [...list.issuers], rules: [...list.rules] };
+  const before = list.callers.length + list.issuers.length + list.rules.length;
   if ('caller' in entry) {
     next.callers = next.callers.filter((c) => !sameEntry(c, entry.caller));
     if (op === 'add') next.callers.push(entry.caller);
@@ -39,6 +43,9 @@ export async function editDenyList(source: DenyListSource, op: 'add' | 'remove',
     const [key, value] = 'issuer' in entry ? (['issuers', entry.issuer] as const) : (['rules', entry.rule] as const);
     next[key] = next[key].filter((v) => v !== value);
     if (op === 'add') next[key].push(value);
+  }
+  if (op === 'remove' && next.callers.length + next.issuers.length + next.rules.length === before) {
+    throw new ConfigError(`${source.name}: that entry is not on the deny-list (see \`tokex deny list\`)`);
   }
   await source.write(formatDenyList(next));
   return next;

@@ -189,6 +189,11 @@ function parseDuration(value: string): number {
 function collectClaim(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError('expected k=v');
+  // These are set from --sub, --aud and --lifetime (or by the dev issuer itself): never silently overwritten.
+  const name = value.slice(0, eq);
+  if (['iss', 'sub', 'aud', 'exp', 'iat', 'nbf'].includes(name)) {
+    throw new InvalidArgumentError(`"${name}" is set by tokex dev-token itself (use --sub, --aud or --lifetime)`);
+  }
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 

@@ -1,6 +1,6 @@
 import { createRoutes } from '../functions/routes.js';
 import { audited } from '../shared/audit/trail.js';
-import { TokexError } from '../shared/errors.js';
+import { ConfigError, TokexError } from '../shared/errors.js';
 import { log } from '../shared/log.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
 import { startTokex } from '../shared/startup.js';
@@ -17,17 +17,19 @@ export async function serveLocally(env: NodeJS.ProcessEnv): Promise<LocalHost> {
   const dev = await devTrustedIssuer(settings);
   const tokex = await startTokex(settings, { builtInIssuers: [dev] });
   const jwks = devJwks(await loadDevIssuerKey(settings));
-  const host = await startLocalHost(createRoutes({ tokex: async () => tokex }), {
-    port: settings.port,
-    host: settings.host,
-    extra: { '/dev/jwks.json': () => jwks },
-    // The host's own refusals get an audit record like every other refusal.
-    onRefused: async ({ event, correlationId, clientIp, detail }) => {
-      // Through the same audit trail as every request; the host sends its own answer.
-      const endpoint = event === 'credential.read' ? 'credentials' : 'token';
-      await audited(tokex.auditor, endpoint, { correlationId, clientIp }, tokex.now(), () => Promise.reject(new TokexError('malformed_request', detail)));
-    },
-  });
+  const host = await listenOrExplain(settings, () =>
+    startLocalHost(createRoutes({ tokex: async () => tokex }), {
+      port: settings.port,
+      host: settings.host,
+      extra: { '/dev/jwks.json': () => jwks },
+      // The host's own refusals get an audit record like every other refusal.
+      onRefused: async ({ event, correlationId, clientIp, detail }) => {
+        // Through the same audit trail as every request; the host sends its own answer.
+        const endpoint = event === 'credential.read' ? 'credentials' : 'token';
+        await audited(tokex.auditor, endpoint, { correlationId, clientIp }, tokex.now(), () => Promise.reject(new TokexError('malformed_request', detail)));
+      },
+    }),
+  );
   log.info('tokex listening', { url: host.url, policy: settings.policyPath, issuer: settings.issuer });
 
   const stop = async () => {
@@ -38,4 +40,17 @@ export async function serveLocally(env: NodeJS.ProcessEnv): Promise<LocalHost> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return host;
+}
+
+/** A port in use or not ours to bind is a setting problem: one line naming it, not a stack trace. */
+async function listenOrExplain(settings: { port: number; host: string }, listen: () => Promise<LocalHost>): Promise<LocalHost> {
+  try {
+    return await listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`PORT: port ${settings.port} on ${settings.host} is in use (set --port or PORT)`);
+    if (code === 'EACCES') throw new ConfigError(`PORT: not allowed to listen on port ${settings.port} (use a port above 1023)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`HOST: ${settings.host} is not an address of this machine`);
+    throw err;
+  }
 }

@@ -127,4 +127,12 @@ describe('tokex deny (file)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe('tokex: deny: --caller needs exactly one of --oid or --sub\n');
   });
+
+  it('list of a file not there yet, and remove of an entry not on the list, say so and exit 1', async () => {
+    const absent = await run('deny', 'list', '--list', 'absent.json');
+    expect([absent.code, absent.stderr]).toEqual([1, 'tokex: absent.json: no deny-list there yet (`tokex deny add` creates it)\n']);
+    writeFileSync(join(dir, 'short.json'), '{}');
+    const missing = await run('deny', 'remove', '--list', 'short.json', '--rule', 'nobody');
+    expect([missing.code, missing.stderr]).toEqual([1, 'tokex: short.json: that entry is not on the deny-list (see `tokex deny list`)\n']);
+  });
 });

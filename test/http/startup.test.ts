@@ -65,3 +65,17 @@ describe('the Functions entry point', () => {
     expect(run.stderr).toContain('tokex: TOKEX_ISSUER: required when running in Azure');
   });
 });
+
+it('a port in use stops startup with one line naming PORT, not a stack trace', async () => {
+  const { createServer } = await import('node:net');
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const { port } = holder.address() as import('node:net').AddressInfo;
+  try {
+    const run = serve({ PORT: String(port) });
+    expect(run.status).toBe(1);
+    expect(run.stderr.split('\n').filter((l) => !l.includes('warning'))).toEqual([`tokex: PORT: port ${port} on 127.0.0.1 is in use (set --port or PORT)`]);
+  } finally {
+    holder.close();
+  }
+});
