@@ -105,14 +105,25 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-describe('clients/python', () => {
-  it('pip install --no-build-isolation works offline in a fresh virtualenv with the system site packages', async () => {
+let installation: Promise<{ venv: { code: number; out: string }; install: { code: number; out: string } }> | undefined;
+
+/** The package installed into a fresh virtualenv, once, for whichever test runs first (any order). */
+function installPackage() {
+  installation ??= (async () => {
     // A copy, so the build leaves nothing in the worktree.
     const source = join(scratch, 'tokex-python');
     cpSync(PACKAGE, source, { recursive: true, filter: (p) => !/(__pycache__|\.egg-info|\/build)$/.test(p) });
     const venv = await python(SYSTEM_PYTHON, ['-m', 'venv', '--system-site-packages', join(scratch, 'venv')]);
-    expect(venv.out).toBe('');
     const install = await python(venvPython, ['-m', 'pip', 'install', '--no-build-isolation', '--no-index', source]);
+    return { venv, install };
+  })();
+  return installation;
+}
+
+describe('clients/python', () => {
+  it('pip install --no-build-isolation works offline in a fresh virtualenv with the system site packages', async () => {
+    const { venv, install } = await installPackage();
+    expect(venv.out).toBe('');
     expect(install.code, install.out).toBe(0);
     expect(install.out).toMatch(/Successfully installed tokex-0\.1\.0/);
     const where = await python(venvPython, ['-c', 'import tokex, tokex.aio; print(tokex.__version__, tokex.__file__)']);
@@ -121,6 +132,7 @@ describe('clients/python', () => {
   }, 180_000);
 
   it('pytest: SecretClient and MLClient with TokexCredential, against tokex and the fakes', async () => {
+    expect((await installPackage()).install.code).toBe(0);
     const tls = throwawayTls();
     const user = await idp.token({ aud: 'api://tokex', sub: 'someone', oid: 'someone', scp: 'access_as_user' });
     const result = await python(

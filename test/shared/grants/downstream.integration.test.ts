@@ -163,9 +163,9 @@ describe('entra grant', () => {
   });
 
   it('50 exchanges for one (identity, resource): one managed-identity call', async () => {
-    const before = mi.count('https://ml.azure.com');
     for (let i = 0; i < 50; i++) expect((await exchangeFor('https://ml.azure.com')).status).toBe(200);
-    expect(mi.count('https://ml.azure.com') - before).toBe(0);
+    // One call in the whole file for this resource, whichever test asked first.
+    expect(mi.count('https://ml.azure.com')).toBe(1);
   });
 
   it('32 concurrent first requests: exactly one call to the identity endpoint', async () => {
@@ -252,9 +252,11 @@ describe('GET /credentials/{name}', () => {
   });
 
   it('caches values: a second read does not reach Key Vault', async () => {
-    const before = vault.readCount('storage-key');
-    await getCredential('storage-key', `Bearer ${await trainer()}`);
-    expect(vault.readCount('storage-key')).toBe(before);
+    expect((await getCredential('storage-key', `Bearer ${await trainer()}`)).status).toBe(200);
+    const afterFirst = vault.readCount('storage-key');
+    expect(afterFirst).toBeGreaterThanOrEqual(1);
+    expect((await getCredential('storage-key', `Bearer ${await trainer()}`)).status).toBe(200);
+    expect(vault.readCount('storage-key')).toBe(afterFirst);
   });
 
   it('401 with a plain Bearer challenge when there is no token', async () => {
