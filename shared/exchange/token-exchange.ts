@@ -44,11 +44,17 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail
   const { grant, scopes } = decision;
 
   // 4. The token (RFC 8693 §2.2.1): from Entra as one of tokex's identities, or signed by tokex.
-  let issued: { token: string; expiresAt: number };
+  // `expiresIn` is the real remaining lifetime: for a minted token from the instant its `iat` was
+  // taken; for an Entra token (cached or fresh) from the instant it came back, never overstated.
+  let issued: { token: string; expiresAt: number; expiresIn: number };
   if (grant.kind === 'entra') {
     const { identity, target, onBehalfOf } = grant;
     const entra = decision.obo ? await tokex.entra.getTokenOnBehalfOf(identity, target, decision.obo) : await tokex.entra.getToken(identity, target);
-    issued = { token: entra.token, expiresAt: Math.floor(entra.expiresOnTimestamp / 1000) };
+    issued = {
+      token: entra.token,
+      expiresAt: Math.floor(entra.expiresOnTimestamp / 1000),
+      expiresIn: Math.max(0, Math.floor((entra.expiresOnTimestamp - tokex.now()) / 1000)),
+    };
     trail.grant({
       kind: 'entra',
       identity,
@@ -66,7 +72,7 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail
       act: delegation?.act,
       nowSeconds: Math.floor(nowMs / 1000),
     });
-    issued = { token: minted.token, expiresAt: minted.expiresAt };
+    issued = { token: minted.token, expiresAt: minted.expiresAt, expiresIn: Math.max(0, minted.expiresAt - Math.floor(nowMs / 1000)) };
     trail.grant({ kind: 'minted', scopes: [...scopes], expiresAt: new Date(minted.expiresAt * 1000).toISOString(), jti: minted.jti });
   }
   return {
@@ -76,9 +82,7 @@ async function grant(tokex: Tokex, http: TokenEndpointRequest, trail: AuditTrail
       access_token: issued.token,
       issued_token_type: request.requestedTokenType,
       token_type: 'Bearer',
-      // The real remaining lifetime, also for a cached Entra token, counted from the instant the
-      // minted token's `iat` was taken (a second clock reading could straddle a second boundary).
-      expires_in: Math.max(0, issued.expiresAt - Math.floor(nowMs / 1000)),
+      expires_in: issued.expiresIn,
       scope: scopes.join(' '),
     },
   };
