@@ -26,11 +26,28 @@ async function main() {
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(new URL(vaultUrl).hostname);
   const client = new SecretClient(vaultUrl, credential, { disableChallengeResourceVerification: loopback });
   await ensureSigningKey({ client, secretName });
+
+  // `app` identities of the policy: each app registration named in TOKEX_FEDERATED_APP_CLIENT_IDS
+  // (comma-separated; `azd env set`) gets tokex's system-assigned identity (TOKEX_PRINCIPAL_ID, an
+  // output of main.bicep; TOKEX_FEDERATED_PRINCIPAL_ID for another identity) as a federated credential.
+  const apps = (process.env.TOKEX_FEDERATED_APP_CLIENT_IDS ?? '')
+    .split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  for (const appClientId of apps) {
+    await ensureFederatedCredential({
+      credential,
+      appClientId,
+      principalId: process.env.TOKEX_FEDERATED_PRINCIPAL_ID || process.env.TOKEX_PRINCIPAL_ID || '',
+      tenantId: process.env.AZURE_TENANT_ID ?? '',
+      ...(process.env.TOKEX_GRAPH_URL && { graphUrl: process.env.TOKEX_GRAPH_URL }),
+    });
+  }
 }
 
 main().catch((error) => {
   process.stderr.write(
-    `postprovision: ${error instanceof SigningKeyError ? `${error.code}: ${error.message}` : `${error?.name ?? 'Error'}: ${error?.statusCode ?? error?.code ?? ''}`}\n`,
+    `postprovision: ${error instanceof SigningKeyError || error instanceof FederatedCredentialError ? `${error.code}: ${error.message}` : `${error?.name ?? 'Error'}: ${error?.statusCode ?? error?.code ?? ''}`}\n`,
   );
   process.exitCode = 1;
 });
