@@ -5,6 +5,7 @@ import { staticIssuerKeys } from '../shared/caller/issuer-keys.js';
 import type { TrustedIssuer } from '../shared/caller/validate.js';
 import { loadOrCreateKeyFile } from '../shared/keys/local-key-file.js';
 import { generateSigningKey, type SigningKey, signingKeyFrom } from '../shared/keys/signing-key.js';
+import { issuerConfig } from '../shared/policy/load.js';
 import type { Settings } from '../shared/settings.js';
 
 /**
@@ -33,19 +34,7 @@ export function devJwks(key: SigningKey): JSONWebKeySet {
 
 export function devIssuerConfig(settings: Pick<Settings, 'port'>): IssuerConfig {
   const issuer = devIssuerUrl(settings);
-  return {
-    name: DEV_ISSUER_NAME,
-    kind: 'oidc',
-    issuer,
-    audiences: [DEV_AUDIENCE],
-    jwksUri: `${issuer}/jwks.json`,
-    algorithms: ['RS256'],
-    tenants: undefined,
-    types: ['JWT'],
-    discoveryUrl: `${issuer}/.well-known/openid-configuration`,
-    requireScpOrRoles: false,
-    spaceDelimited: ['scp'],
-  };
+  return issuerConfig({ name: DEV_ISSUER_NAME, kind: 'oidc', issuer, audience: DEV_AUDIENCE, jwksUri: `${issuer}/jwks.json` });
 }
 
 export async function devTrustedIssuer(settings: Settings): Promise<TrustedIssuer> {

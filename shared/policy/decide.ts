@@ -88,14 +88,7 @@ export function decideToken(
       return choice.scopes;
     },
   );
-  check(
-    trace,
-    'rule not denied',
-    () => ({ actual: match.rule.name, expected: 'not on the deny-list' }),
-    () => {
-      if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
-    },
-  );
+  checkRuleNotDenied(denyList, match.rule.name, trace);
   // On-behalf-of: checked here so a request Entra would refuse never reaches it.
   const obo =
     grant.kind === 'entra' && grant.onBehalfOf
@@ -136,15 +129,20 @@ export function decideSecret(policy: Policy, denyList: DenyList, caller: Caller,
     },
   );
   trace?.rule?.(match.rule.name);
+  checkRuleNotDenied(denyList, match.rule.name, trace);
+  return match;
+}
+
+/** A rule on the deny-list refuses the request rather than falling through to the next rule. */
+function checkRuleNotDenied(denyList: DenyList, rule: string, trace: Trace | undefined): void {
   check(
     trace,
     'rule not denied',
-    () => ({ actual: match.rule.name, expected: 'not on the deny-list' }),
+    () => ({ actual: rule, expected: 'not on the deny-list' }),
     () => {
-      if (denyList.rules.includes(match.rule.name)) throw new TokexError('caller_denied', `rule ${match.rule.name} is on the deny-list`);
+      if (denyList.rules.includes(rule)) throw new TokexError('caller_denied', `rule ${rule} is on the deny-list`);
     },
   );
-  return match;
 }
 
 /** The deny-list, then every rule in file order: the rules that hold, or the refusal saying why each does not. */

@@ -265,7 +265,8 @@ function claimConditions(claims: Record<string, string | number | boolean | (str
   });
 }
 
-function issuerConfig(entry: IssuerEntry): IssuerConfig {
+/** An issuer entry with the defaults applied: the one place they are (the dev issuer and tests use it too). */
+export function issuerConfig(entry: IssuerEntry): IssuerConfig {
   const kind = entry.kind ?? (ENTRA_HOSTS.has(hostOf(entry.issuer)) ? 'entra' : 'oidc');
   return {
     name: entry.name,

@@ -5,6 +5,7 @@ import type { IssuerConfig } from '../../../shared/caller/issuer-config.js';
 import { remoteIssuerKeys } from '../../../shared/caller/issuer-keys.js';
 import { CallerValidator } from '../../../shared/caller/validate.js';
 import { TokexError } from '../../../shared/errors.js';
+import { issuerConfig } from '../../../shared/policy/load.js';
 import { b64u, FakeIssuer, newRsaKey } from '../../fakes/oidc-issuer.js';
 
 let idp: FakeIssuer;
@@ -19,20 +20,7 @@ afterEach(() => {
 
 function config(overrides: Partial<IssuerConfig> = {}): IssuerConfig {
   const issuer = overrides.issuer ?? idp.issuer;
-  return {
-    name: 'idp',
-    kind: 'oidc',
-    issuer,
-    audiences: ['api://tokex'],
-    jwksUri: undefined,
-    algorithms: ['RS256'],
-    tenants: undefined,
-    types: ['JWT'],
-    discoveryUrl: `${issuer}/.well-known/openid-configuration`,
-    requireScpOrRoles: false,
-    spaceDelimited: ['scp'],
-    ...overrides,
-  };
+  return { ...issuerConfig({ name: 'idp', kind: 'oidc', issuer, audience: 'api://tokex' }), ...overrides };
 }
 
 function validator(overrides: Partial<IssuerConfig> = {}): CallerValidator {

@@ -3,28 +3,17 @@
  * before costs none, and nothing lets a remembered token outlive its key, its issuer's key set,
  * its own `exp`, or turn a refusal into a success.
  */
+
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { IssuerConfig } from '../../../shared/caller/issuer-config.js';
 import { type IssuerKeys, type KeySetGeneration, remoteIssuerKeys, staticIssuerKeys } from '../../../shared/caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from '../../../shared/caller/validate.js';
 import { TokexError } from '../../../shared/errors.js';
+import { issuerConfig } from '../../../shared/policy/load.js';
 import { FakeIssuer, type IssuerKey, newRsaKey } from '../../fakes/oidc-issuer.js';
 
 function config(name: string, issuer: string, overrides: Partial<IssuerConfig> = {}): IssuerConfig {
-  return {
-    name,
-    kind: 'oidc',
-    issuer,
-    audiences: ['api://tokex'],
-    jwksUri: undefined,
-    algorithms: ['RS256'],
-    tenants: undefined,
-    types: ['JWT'],
-    discoveryUrl: `${issuer}/.well-known/openid-configuration`,
-    requireScpOrRoles: false,
-    spaceDelimited: ['scp'],
-    ...overrides,
-  };
+  return { ...issuerConfig({ name, kind: 'oidc', issuer, audience: 'api://tokex' }), ...overrides };
 }
 
 /** Static keys whose key set can be replaced, as a refetch would (a stand-in for our own IssuerKeys interface). */
