@@ -152,11 +152,17 @@ export async function testPolicy(
   options: { mode: RuntimeMode; output: 'text' | 'json' },
 ): Promise<{ text: string; ok: boolean }> {
   const policy = loadPolicyForCli(file, options.mode);
+  let text: string;
+  try {
+    text = readFileSync(casesFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${casesFile}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
+  }
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(casesFile, 'utf8'));
+    raw = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${casesFile}: cannot be read as YAML (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
+    throw new ConfigError(`${casesFile}: not valid YAML (${(err as { code?: string }).code ?? (err as Error).name})`);
   }
   const parsed = casesSchema.safeParse(raw);
   if (!parsed.success) {
