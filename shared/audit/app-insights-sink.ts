@@ -17,18 +17,25 @@ export type TelemetryMessage =
 export interface AppInsightsSink extends AuditSink {
   /** Records dropped because the queue was full before the SDK was ready. */
   readonly dropped: number;
-  readonly state: 'loading' | 'ready' | 'failed';
+  /** `idle` until the worker is started (see appInsightsSink). */
+  readonly state: 'idle' | 'loading' | 'ready' | 'failed';
+  flush(): Promise<void>;
 }
+
+/** Diagnostics alone (no audit record yet) start the SDK after this long. */
+export const IDLE_START_MS = 5_000;
 
 /**
  * Audit records as Application Insights custom events (`TokenExchange`, `CredentialRead`), and
- * diagnostics as traces. The SDK lives in a worker thread that starts loading at once and is never
- * waited for: until it is ready, records wait in a bounded queue.
+ * diagnostics as traces. The SDK lives in a worker thread and is never waited for: until it is
+ * ready, records wait in a bounded queue. The worker starts once the first audit record has been
+ * answered (or IDLE_START_MS after startup, or at shutdown), not during startup: a thread and
+ * the SDK's modules cost some 40 ms of CPU plus 600 ms of loading, which on a one-core instance
+ * would otherwise come out of the cold start's first exchange.
  */
-export function appInsightsSink(connectionString: string): AppInsightsSink {
-  const worker = new Worker(fileURLToPath(new URL('./app-insights-worker.js', import.meta.url)), { workerData: { connectionString } });
-  worker.unref();
-  let state: AppInsightsSink['state'] = 'loading';
+export function appInsightsSink(connectionString: string, options: { idleStartMs?: number } = {}): AppInsightsSink {
+  let worker: Worker | undefined;
+  let state: AppInsightsSink['state'] = 'idle';
   let dropped = 0;
   let queue: TelemetryMessage[] = [];
   let nextFlush = 0;
@@ -38,7 +45,7 @@ export function appInsightsSink(connectionString: string): AppInsightsSink {
 
   const send = (message: TelemetryMessage): boolean => {
     if (state === 'failed') return false;
-    if (state === 'ready') {
+    if (state === 'ready' && worker) {
       worker.postMessage(message);
       return true;
     }
@@ -50,10 +57,10 @@ export function appInsightsSink(connectionString: string): AppInsightsSink {
     return true;
   };
 
-  worker.on('message', (message: { type: 'ready' } | { type: 'failed'; error: string } | { type: 'flushed'; id: number }) => {
+  const onMessage = (message: { type: 'ready' } | { type: 'failed'; error: string } | { type: 'flushed'; id: number }) => {
     if (message.type === 'ready') {
       state = 'ready';
-      for (const queued of queue) worker.postMessage(queued);
+      for (const queued of queue) worker?.postMessage(queued);
       queue = [];
       if (dropped > 0)
         send({
@@ -71,12 +78,23 @@ export function appInsightsSink(connectionString: string): AppInsightsSink {
     } else {
       flushes.get(message.id)?.();
     }
-  });
-  worker.on('error', (err) => {
-    state = 'failed';
-    settled();
-    log.error('Application Insights worker failed', { error: err.name });
-  });
+  };
+
+  const start = () => {
+    if (worker) return;
+    clearTimeout(idleStart);
+    state = 'loading';
+    worker = new Worker(fileURLToPath(new URL('./app-insights-worker.js', import.meta.url)), { workerData: { connectionString } });
+    worker.unref();
+    worker.on('message', onMessage);
+    worker.on('error', (err) => {
+      state = 'failed';
+      settled();
+      log.error('Application Insights worker failed', { error: err.name });
+    });
+  };
+  const idleStart = setTimeout(start, options.idleStartMs ?? IDLE_START_MS);
+  idleStart.unref();
 
   // Diagnostics become traces too (the listener never sees tokens: log callers never pass them).
   log.subscribe((level: LogLevel, message: string, fields: Record<string, unknown> | undefined) => {
@@ -100,9 +118,13 @@ export function appInsightsSink(connectionString: string): AppInsightsSink {
       if (!send({ type: 'event', name: EVENT_NAMES[record.event], operationId: record.correlationId, properties, measurements })) {
         throw new Error(state === 'failed' ? 'Application Insights is unavailable' : 'Application Insights queue is full');
       }
+      // After this request has been answered: the answer is written before immediates run.
+      if (!worker) setImmediate(start);
     },
     /** On shutdown: waits for the SDK if it is still loading, then for delivery; 5 s at most in all. */
     async flush() {
+      if (!worker && queue.length === 0) return;
+      start();
       const deadline = Date.now() + FLUSH_TIMEOUT_MS;
       await Promise.race([loaded, new Promise((r) => setTimeout(r, FLUSH_TIMEOUT_MS).unref())]);
       if (state !== 'ready') return;
@@ -114,7 +136,7 @@ export function appInsightsSink(connectionString: string): AppInsightsSink {
           flushes.delete(id);
           resolve();
         });
-        worker.postMessage({ type: 'flush', id } satisfies TelemetryMessage);
+        worker?.postMessage({ type: 'flush', id } satisfies TelemetryMessage);
       });
     },
   };
