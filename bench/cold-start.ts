@@ -4,9 +4,10 @@
  * from Key Vault through the managed identity, audit telemetry to Application Insights, each an
  * HTTPS fake on loopback. The package is loaded by the local package host (the worker's way:
  * package.json `main` with a stand-in for @azure/functions-core). Run with and without the
- * Application Insights connection string, so the SDK's cost on a cold start stays visible.
+ * Application Insights connection string, so the SDK's cost on a cold start stays visible, and under
+ * Node 22 (what Azure runs the package on: scripts/node22.mjs fetches it) as well as this Node.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,13 +23,27 @@ import { keptByFuncignore } from '../tools/package.js';
 import { freePort } from './free-port.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const { runs, packageDir } = new Command()
+const { runs, packageDir, node } = new Command()
   .name('cold-start')
   .description('spawn → first granted exchange of the deployed package, with and without Application Insights')
   .option('--runs <n>', 'runs of each variant', (v) => Number(v), 7)
   .option('--package-dir <dir>', 'the built package (npm run package)', join(root, 'dist/package'))
+  .option(
+    '--node <path>',
+    'run the package under this Node binary (repeatable; default: Node 22 from scripts/node22.mjs, and this Node)',
+    (v, acc: string[]) => [...acc, v],
+    [],
+  )
   .parse()
-  .opts<{ runs: number; packageDir: string }>();
+  .opts<{ runs: number; packageDir: string; node: string[] }>();
+
+/** Azure's Node 22 first (the figure that counts), then this machine's Node if it is another. */
+function runtimes(): string[] {
+  if (node.length > 0) return node;
+  const azure = execFileSync(process.execPath, [join(root, 'scripts/node22.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return version(azure) === process.version ? [azure] : [azure, process.execPath];
+}
+const version = (binary: string) => execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
 
 interface Run {
   readonly listening: number;
@@ -68,7 +83,7 @@ const body = new URLSearchParams({
 }).toString();
 
 /** Milliseconds from spawn to listening and to the first 200 from POST /token. */
-async function coldStart(appInsights: boolean): Promise<Run> {
+async function coldStart(runtime: string, appInsights: boolean): Promise<Run> {
   const port = await freePort();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -82,7 +97,7 @@ async function coldStart(appInsights: boolean): Promise<Run> {
     ...(appInsights && { APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString() }),
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [join(root, 'dist/local/package-host.js'), app], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(runtime, [join(root, 'dist/local/package-host.js'), app], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'] });
   // The host listens once the entry point has loaded (startup included), as the Functions host
   // invokes a function only after the worker has loaded the app: then one request, no polling.
   let stderr = '';
@@ -110,22 +125,29 @@ async function coldStart(appInsights: boolean): Promise<Run> {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const results = { without: [] as Run[], with: [] as Run[] };
+const results = new Map<string, { without: Run[]; with: Run[] }>();
 try {
-  for (let i = 0; i < runs; i++) {
-    results.without.push(await coldStart(false));
-    results.with.push(await coldStart(true));
+  for (const runtime of runtimes()) {
+    const rs = { without: [] as Run[], with: [] as Run[] };
+    results.set(runtime, rs);
+    for (let i = 0; i < runs; i++) {
+      rs.without.push(await coldStart(runtime, false));
+      rs.with.push(await coldStart(runtime, true));
+    }
   }
 } finally {
   await Promise.all([idp.close(), mi.close(), vault.close(), ingestion.close()]);
 }
 console.log(`cold start of the deployed package, spawn → first granted exchange (median of ${runs}; min–max; load average ${loadavg()[0]!.toFixed(1)}):`);
-for (const [label, rs] of [
-  ['without Application Insights', results.without],
-  ['with Application Insights   ', results.with],
-] as const) {
-  const first = rs.map((r) => r.firstExchange);
-  console.log(
-    `  ${label}  ${median(first).toFixed(0)} ms (${Math.min(...first).toFixed(0)}–${Math.max(...first).toFixed(0)}); listening after ${median(rs.map((r) => r.listening)).toFixed(0)} ms; CPU ${median(rs.map((r) => r.cpu)).toFixed(0)} ms`,
-  );
+for (const [runtime, rs] of results) {
+  console.log(`  Node ${version(runtime)}${runtime === process.execPath ? ' (this machine)' : ''}`);
+  for (const [label, variant] of [
+    ['without Application Insights', rs.without],
+    ['with Application Insights   ', rs.with],
+  ] as const) {
+    const first = variant.map((r) => r.firstExchange);
+    console.log(
+      `    ${label}  ${median(first).toFixed(0)} ms (${Math.min(...first).toFixed(0)}–${Math.max(...first).toFixed(0)}); listening after ${median(variant.map((r) => r.listening)).toFixed(0)} ms; CPU ${median(variant.map((r) => r.cpu)).toFixed(0)} ms`,
+    );
+  }
 }

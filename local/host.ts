@@ -2,12 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import type { HttpMethod } from '@azure/functions';
 import type { Route } from '../functions/routes.js';
 import { log } from '../shared/log.js';
-
-// @azure/functions is CommonJS. Required, not imported: an ESM import of it would first have Node
-// scan its 150 KB for named exports (about 30 ms of every local cold start).
-const { HttpRequest, HttpResponse, InvocationContext } = createRequire(import.meta.url)('@azure/functions') as typeof import('@azure/functions');
 
 /** Requests whose headers exceed this are refused by Node itself; the 16 KiB token cap is tokex's own. */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -48,13 +45,43 @@ export interface LocalHost {
 /** Extra routes only the local host serves (the dev issuer's JWKS). */
 export type StaticRoutes = Readonly<Record<string, () => unknown>>;
 
+/** A request as the Functions host hands it to a function: headers joined, query and route parameters as maps. */
+export interface HostRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly query: Record<string, string>;
+  readonly params: Record<string, string>;
+  readonly body?: Buffer;
+}
+
+export interface HostResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+/** An HTTP function as the host sees it: where it answers, and how to invoke it. */
+export interface HostFunction {
+  readonly name: string;
+  readonly methods: readonly HttpMethod[];
+  /** Functions route template (routePrefix is ""). */
+  readonly route: string;
+  invoke(request: HostRequest): Promise<HostResponse>;
+}
+
 /**
  * Serves the same handlers as the Functions host, at the same routes, with real @azure/functions
  * HttpRequest/InvocationContext objects: what runs here is what runs in Azure.
  */
 export async function startLocalHost(routes: readonly Route[], options: LocalHostOptions): Promise<LocalHost> {
+  return startHost(routes.map(viaHttpRequest), options);
+}
+
+/** Serves these functions however each is invoked (the source tree's handlers, or a package's, see package-host.ts). */
+export async function startHost(functions: readonly HostFunction[], options: LocalHostOptions): Promise<LocalHost> {
   const timeouts = options.timeouts ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, checkIntervalMs: 1_000 };
-  const compiled = routes.map(compileRoute);
+  const compiled = functions.map(compileRoute);
   const server = createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
@@ -90,22 +117,58 @@ export async function startLocalHost(routes: readonly Route[], options: LocalHos
   };
 }
 
-/** A route as the host matches it: its template split once, its log handler made once. */
+/** A function as the host matches it: its route template split once. */
 interface CompiledRoute {
-  readonly route: Route;
+  readonly route: HostFunction;
   /** Literal segments as strings, `{name}` segments as the parameter name in an array. */
   readonly segments: readonly (string | readonly [string])[];
-  readonly logHandler: (level: string, ...args: unknown[]) => void;
 }
 
-function compileRoute(route: Route): CompiledRoute {
+function compileRoute(route: HostFunction): CompiledRoute {
   return {
     route,
     segments: route.route.split('/').map((w) => {
       const param = /^\{(\w+)\}$/.exec(w);
       return param ? ([param[1]!] as const) : w;
     }),
-    logHandler: (level, ...args) => log[level === 'error' || level === 'critical' ? 'error' : 'warn'](args.map(String).join(' '), { function: route.name }),
+  };
+}
+
+/** A function's `context.log` calls, as the host's log lines naming the function. */
+export function functionLog(name: string): (level: string, ...args: unknown[]) => void {
+  return (level, ...args) => log[level === 'error' || level === 'critical' ? 'error' : 'warn'](args.map(String).join(' '), { function: name });
+}
+
+/**
+ * A source-tree handler invoked with @azure/functions' own HttpRequest and InvocationContext, its
+ * answer read through HttpResponse, as the Functions worker would.
+ */
+function viaHttpRequest(route: Route): HostFunction {
+  // @azure/functions is CommonJS. Required, not imported: an ESM import of it would first have Node
+  // scan its 150 KB for named exports (about 30 ms of every local cold start).
+  const { HttpRequest, HttpResponse, InvocationContext } = createRequire(import.meta.url)('@azure/functions') as typeof import('@azure/functions');
+  const logHandler = functionLog(route.name);
+  return {
+    name: route.name,
+    methods: route.methods,
+    route: route.route,
+    invoke: async ({ body, ...rest }) => {
+      const request = new HttpRequest({ ...rest, ...(body !== undefined && { body: { bytes: body } }) });
+      const context = new InvocationContext({ invocationId: randomUUID(), functionName: route.name, logHandler });
+      const init = (await route.handler(request, context)) as ConstructorParameters<typeof HttpResponse>[0] & {};
+      // A JSON answer (every tokex handler's): status and headers through HttpResponse as in Azure, the
+      // body serialised here exactly as HttpResponse would (JSON.stringify, application/json unless set)
+      // instead of read back through its web stream, which costs more than the rest of the answer.
+      const json = init.jsonBody !== undefined && init.body === undefined && !NULL_BODY_STATUSES.has(init.status ?? 200);
+      const response = new HttpResponse(json ? { ...init, jsonBody: undefined } : init);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of response.headers) headers[name] = value;
+      if (json) {
+        headers['content-type'] ??= 'application/json';
+        return { status: response.status, headers, body: Buffer.from(JSON.stringify(init.jsonBody)) };
+      }
+      return { status: response.status, headers, body: Buffer.from(await response.arrayBuffer()) };
+    },
   };
 }
 
@@ -133,11 +196,11 @@ async function serve(routes: readonly CompiledRoute[], options: LocalHostOptions
     return send(res, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }, Buffer.from(JSON.stringify(staticRoute())));
   }
   let match: { compiled: CompiledRoute; params: Record<string, string> } | undefined;
-  let allowed: Route['methods'][number][] | undefined;
+  let allowed: HttpMethod[] | undefined;
   for (const compiled of routes) {
     const params = matchSegments(compiled.segments, path);
     if (params === undefined) continue;
-    if (compiled.route.methods.includes(req.method as Route['methods'][number])) {
+    if (compiled.route.methods.includes(req.method as HttpMethod)) {
       match = { compiled, params };
       break;
     }
@@ -166,29 +229,16 @@ async function serve(routes: readonly CompiledRoute[], options: LocalHostOptions
   }
   // The front end in Azure appends the client address; here it is the socket's, never the client's say.
   headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
-  const request = new HttpRequest({
+  const answer = await match.compiled.route.invoke({
     method: req.method ?? 'GET',
     url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
     headers,
     // The query as a map, as the Functions host hands it over (and HttpRequest then parses no URL).
     query: search === '' ? {} : Object.fromEntries(new URLSearchParams(search)),
     params: match.params,
-    ...(body.byteLength > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? { body: { bytes: body } } : {}),
+    ...(body.byteLength > 0 && req.method !== 'GET' && req.method !== 'HEAD' && { body }),
   });
-  const context = new InvocationContext({ invocationId: randomUUID(), functionName: match.compiled.route.name, logHandler: match.compiled.logHandler });
-  const init = (await match.compiled.route.handler(request, context)) as ConstructorParameters<typeof HttpResponse>[0] & {};
-  // A JSON answer (every tokex handler's): status and headers through HttpResponse as in Azure, the
-  // body serialised here exactly as HttpResponse would (JSON.stringify, application/json unless set)
-  // instead of read back through its web stream, which costs more than the rest of the answer.
-  const json = init.jsonBody !== undefined && init.body === undefined && !NULL_BODY_STATUSES.has(init.status ?? 200);
-  const response = new HttpResponse(json ? { ...init, jsonBody: undefined } : init);
-  const out: Record<string, string> = {};
-  for (const [name, value] of response.headers) out[name] = value;
-  if (json) {
-    out['content-type'] ??= 'application/json';
-    return send(res, response.status, out, Buffer.from(JSON.stringify(init.jsonBody)));
-  }
-  send(res, response.status, out, Buffer.from(await response.arrayBuffer()));
+  send(res, answer.status, answer.headers, answer.body);
 }
 
 /** Statuses that never carry a body (HttpResponse drops one). */
@@ -256,7 +306,10 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 
 /** Matches a Functions route template (`credentials/{name}`) against a path; undefined when it does not. */
 export function matchRoute(template: string, path: string): Record<string, string> | undefined {
-  return matchSegments(compileRoute({ name: '', methods: [], route: template, handler: async () => ({}) }).segments, path);
+  return matchSegments(
+    compileRoute({ name: '', methods: [], route: template, invoke: async () => ({ status: 500, headers: {}, body: Buffer.alloc(0) }) }).segments,
+    path,
+  );
 }
 
 function matchSegments(want: CompiledRoute['segments'], path: string): Record<string, string> | undefined {

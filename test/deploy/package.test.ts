@@ -213,7 +213,7 @@ describe('the deployed folder, loaded as the Functions Node.js worker loads it',
       TOKEX_POLICY: 'policy.yaml',
     });
 
-    it('local/package-host.js serves the deployed folder over HTTP (what npm run bench measures)', async () => {
+    it('local/package-host.js serves the deployed folder over HTTP through its own programming model (what npm run bench measures)', async () => {
       const port = await freePort();
       const child = spawn(WORKER_NODE, [join(root, 'dist/local/package-host.js'), app], {
         cwd: app,
@@ -233,6 +233,26 @@ describe('the deployed folder, loaded as the Functions Node.js worker loads it',
         expect(health.status).toBe(200);
         const jwks = (await (await fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`)).json()) as { keys: { kty: string }[] };
         expect(jwks.keys.map((k) => k.kty)).toEqual(['EC']);
+        // A granted exchange: the form body in, the JSON answer and its headers out, through the RPC shapes.
+        const exchange = await fetch(`http://127.0.0.1:${port}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+            subject_token: await idp.token({ sub: 'bench', aud: 'api://tokex' }),
+            subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+            audience: 'https://workspace.internal',
+          }),
+        });
+        expect(exchange.status).toBe(200);
+        expect(exchange.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(exchange.headers.get('cache-control')).toBe('no-store');
+        expect(await exchange.json()).toMatchObject({ token_type: 'Bearer', scope: 'jobs.submit', access_token: expect.any(String) });
+        // A route parameter reaches the handler: an unauthenticated credential read is 401 with its challenge.
+        const credential = await fetch(`http://127.0.0.1:${port}/credentials/db-password`);
+        expect([credential.status, credential.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+        expect((await fetch(`http://127.0.0.1:${port}/token`)).status).toBe(405);
+        expect((await fetch(`http://127.0.0.1:${port}/nowhere`)).status).toBe(404);
       } finally {
         child.kill();
       }
