@@ -55,12 +55,18 @@ it('stays idle through startup, starts once the first record has been answered, 
 });
 
 it('diagnostics alone start it after the idle delay', async () => {
-  const sink = appInsightsSink(ingestion.connectionString(), { idleStartMs: 100 });
-  log.warn('only a diagnostic, no request');
-  expect(sink.state).toBe('idle');
-  await until(() => ingestion.traces().some((t) => t.data.baseData.message === 'only a diagnostic, no request'));
-  expect(sink.state).toBe('ready');
-  await sink.flush();
+  // Its own ingestion: the first test's sink, still subscribed to the log, sends this trace too.
+  const own = await FakeIngestion.start();
+  try {
+    const sink = appInsightsSink(own.connectionString(), { idleStartMs: 100 });
+    log.warn('only a diagnostic, no request');
+    expect(sink.state).toBe('idle');
+    await until(() => own.traces().some((t) => t.data.baseData.message === 'only a diagnostic, no request'));
+    expect(sink.state).toBe('ready');
+    await sink.flush();
+  } finally {
+    await own.close();
+  }
 });
 
 it('flush with nothing sent returns at once and starts nothing', async () => {
