@@ -118,7 +118,7 @@ export function appInsightsSink(connectionString: string, options: { idleStartMs
       if (!send({ type: 'event', name: EVENT_NAMES[record.event], operationId: record.correlationId, properties, measurements })) {
         throw new Error(state === 'failed' ? 'Application Insights is unavailable' : 'Application Insights queue is full');
       }
-      // After this request has been answered: the answer is written before immediates run.
+      // Not in this turn: the request's answer goes out first (immediates run after its continuation).
       if (!worker) setImmediate(start);
     },
     /** On shutdown: waits for the SDK if it is still loading, then for delivery; 5 s at most in all. */
