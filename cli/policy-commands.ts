@@ -7,9 +7,9 @@ import { type IssuerKeys, remoteIssuerKeys, staticIssuerKeys } from '../shared/c
 import { reservedSecretNames } from '../shared/credentials/reserved.js';
 import { type DenyList, parseDenyList } from '../shared/deny/deny-list.js';
 import { ConfigError, TokexError } from '../shared/errors.js';
-import { loadPolicyFile, seconds } from '../shared/policy/load.js';
+import { DURATION, seconds } from '../shared/policy/duration.js';
+import { loadPolicyFile } from '../shared/policy/load.js';
 import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
-import { DURATION } from '../shared/policy/schema.js';
 import { policyWarnings } from '../shared/policy/warnings.js';
 import { loadSettings, type RuntimeMode, withLocalSettings } from '../shared/settings.js';
 import { denyListSource } from './deny-commands.js';

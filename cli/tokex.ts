@@ -1,16 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mintDevToken } from '../local/dev-issuer.js';
-import { serveLocally } from '../local/serve.js';
 import { ConfigError, TokexError } from '../shared/errors.js';
-import { policyJsonSchema } from '../shared/policy/json-schema.js';
-import { seconds } from '../shared/policy/load.js';
-import { DURATION } from '../shared/policy/schema.js';
-import { loadSettings, withLocalSettings } from '../shared/settings.js';
-import { denyListSource, editDenyList, entryFrom, listDenyList } from './deny-commands.js';
-import { getToken } from './get-token.js';
-import { checkPolicy, explainPolicy, testPolicy } from './policy-commands.js';
+import { DURATION, seconds } from '../shared/policy/duration.js';
+
+// Each command imports what it needs when it runs (import() in its action), not at startup: `serve`
+// loads the host and the core, `policy check` the loader, `--help` and `--version` next to nothing.
+// Every CLI process is spawned anew (by users, scripts and the test suite), so this is its start-up time.
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -27,12 +23,16 @@ program
   .option('--host <address>', 'bind to this address (HOST, default 127.0.0.1)')
   .option('--policy <file>', 'policy file (TOKEX_POLICY, default policy.dev.yaml)')
   .action(async (opts: { port?: string; host?: string; policy?: string }) => {
-    await serveLocally({
+    const { loadSettings, withLocalSettings } = await import('../shared/settings.js');
+    const env = {
       ...process.env,
       ...(opts.port !== undefined && { PORT: opts.port }),
       ...(opts.host !== undefined && { HOST: opts.host }),
       ...(opts.policy !== undefined && { TOKEX_POLICY: opts.policy }),
-    });
+    };
+    const settings = loadSettings(withLocalSettings(env), 'local');
+    const { serveLocally } = await import('../local/serve.js');
+    await serveLocally(settings);
   });
 
 program
@@ -44,6 +44,7 @@ program
   .option('--aud <audience>', 'audience', 'api://tokex')
   .addOption(new Option('--lifetime <duration>', 'lifetime such as 15m or 1h').argParser(parseDuration).default(3600, '1h'))
   .action(async (opts: { sub: string; roles?: string[]; claim: Record<string, string>; aud: string; lifetime: number }) => {
+    const [{ loadSettings, withLocalSettings }, { mintDevToken }] = await Promise.all([import('../shared/settings.js'), import('../local/dev-issuer.js')]);
     const settings = loadSettings(withLocalSettings(process.env), 'local');
     const token = await mintDevToken(settings, {
       subject: opts.sub,
@@ -72,6 +73,7 @@ program
   .addOption(new Option('--tokex-scope <scope>', 'the scope your own token is requested for').env('TOKEX_API_SCOPE').default('api://tokex/.default'))
   .action(async (opts: { endpoint: string; resource?: string; audience?: string; scope?: string; output: 'token' | 'json' | 'env'; tokexScope: string }) => {
     if (opts.resource === undefined && opts.audience === undefined) program.error('error: give --resource or --audience');
+    const { getToken } = await import('./get-token.js');
     process.exitCode = await getToken(opts, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   });
 
@@ -82,7 +84,8 @@ policy
   .argument('<file>', 'policy file (YAML or JSON)')
   .option('--azure', 'check as the Azure Functions host would (no dev issuer, no azure-cli identities)')
   .option('--strict', 'treat warnings as errors (exit 1)')
-  .action((file: string, opts: { azure?: boolean; strict?: boolean }) => {
+  .action(async (file: string, opts: { azure?: boolean; strict?: boolean }) => {
+    const { checkPolicy } = await import('./policy-commands.js');
     const { text, warnings, ok } = checkPolicy(file, opts.azure ? 'azure' : 'local', opts.strict);
     for (const line of warnings) process.stderr.write(`${line}\n`);
     process.stdout.write(`${text}\n`);
@@ -122,6 +125,7 @@ policy
         azure?: boolean;
       },
     ) => {
+      const { explainPolicy } = await import('./policy-commands.js');
       const { text, ok } = await explainPolicy(file, {
         token: opts.token,
         claims: opts.claims,
@@ -144,6 +148,7 @@ policy
   .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
   .option('--azure', 'load the policy as the Azure Functions host would')
   .action(async (file: string, cases: string, opts: { output: 'text' | 'json'; azure?: boolean }) => {
+    const { testPolicy } = await import('./policy-commands.js');
     const { text, ok } = await testPolicy(file, cases, { mode: opts.azure ? 'azure' : 'local', output: opts.output });
     process.stdout.write(`${text}\n`);
     if (!ok) process.exitCode = 1;
@@ -151,7 +156,8 @@ policy
 policy
   .command('schema')
   .description('print the JSON Schema of the policy file (generated from the code; committed as policy.schema.json)')
-  .action(() => {
+  .action(async () => {
+    const { policyJsonSchema } = await import('../shared/policy/json-schema.js');
     process.stdout.write(`${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
   });
 
@@ -167,6 +173,7 @@ for (const op of ['add', 'remove'] as const) {
     .option('--rule <name>', 'deny every grant of this rule')
     .option('--list <kv:secret|file>', 'the deny-list (default: TOKEX_DENY_LIST)')
     .action(async (opts: { caller?: string; oid?: string; sub?: string; issuer?: string; rule?: string; list?: string }) => {
+      const { denyListSource, editDenyList, entryFrom, listDenyList } = await import('./deny-commands.js');
       const entry = entryFrom(opts);
       const source = await denyListSource(opts.list);
       await editDenyList(source, op, entry);
@@ -178,6 +185,7 @@ deny
   .description('print the deny-list')
   .option('--list <kv:secret|file>', 'the deny-list (default: TOKEX_DENY_LIST)')
   .action(async (opts: { list?: string }) => {
+    const { denyListSource, listDenyList } = await import('./deny-commands.js');
     process.stdout.write(`${await listDenyList(await denyListSource(opts.list))}\n`);
   });
 

@@ -5,7 +5,7 @@ import { staticIssuerKeys } from '../shared/caller/issuer-keys.js';
 import type { TrustedIssuer } from '../shared/caller/validate.js';
 import { loadOrCreateKeyFile } from '../shared/keys/local-key-file.js';
 import { generateSigningKey, type SigningKey, signingKeyFrom } from '../shared/keys/signing-key.js';
-import { issuerConfig } from '../shared/policy/load.js';
+import { issuerConfig } from '../shared/policy/issuer-config.js';
 import type { Settings } from '../shared/settings.js';
 
 /**

@@ -2,18 +2,18 @@ import { createRoutes } from '../functions/routes.js';
 import { audited } from '../shared/audit/trail.js';
 import { ConfigError, TokexError } from '../shared/errors.js';
 import { log } from '../shared/log.js';
-import { loadSettings, withLocalSettings } from '../shared/settings.js';
+import type { Settings } from '../shared/settings.js';
 import { startTokex } from '../shared/startup.js';
 import { devJwks, devTrustedIssuer, loadDevIssuerKey } from './dev-issuer.js';
 import { type LocalHost, startLocalHost } from './host.js';
 
 /**
  * `npm start` / `tokex serve`: the Functions handlers on a local node:http server, with the
- * built-in dev issuer, settings from the environment over local.settings.json. Unlike the Functions
- * entry point, any failed startup stops it: someone is watching the terminal.
+ * built-in dev issuer, settings from the environment over local.settings.json. The CLI loads the
+ * settings before importing this module, so a bad one is reported without loading the host and the
+ * core. Unlike the Functions entry point, any failed startup stops it: someone is watching the terminal.
  */
-export async function serveLocally(env: NodeJS.ProcessEnv): Promise<LocalHost> {
-  const settings = loadSettings(withLocalSettings(env), 'local');
+export async function serveLocally(settings: Settings): Promise<LocalHost> {
   const dev = await devTrustedIssuer(settings);
   const tokex = await startTokex(settings, { builtInIssuers: [dev] });
   const jwks = devJwks(await loadDevIssuerKey(settings));

@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
 import { type Document, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { discoveryUrlFor, tenantOf } from '../caller/entra.js';
+import { tenantOf } from '../caller/entra.js';
 import { ConfigError } from '../errors.js';
+import { seconds } from './duration.js';
 import { compileGlob } from './glob.js';
+import { issuerConfig } from './issuer-config.js';
 import type { ClaimCondition, Grant, IdentityConfig, IssuerConfig, Policy, Rule } from './policy.js';
-import { DURATION, type IssuerEntry, KNOWN_KEYS, type PolicyDocument, policySchema } from './schema.js';
+import { KNOWN_KEYS, type PolicyDocument, policySchema } from './schema.js';
 
 export interface PolicyLoadOptions {
   /** tokex's own issuer: a policy that trusts it is refused (a minted token must never be a subject token). */
@@ -38,7 +40,6 @@ export class PolicyError extends ConfigError {
 
 const MAX_LIFETIME_SECONDS = 24 * 3600;
 const DEFAULT_LIFETIME_SECONDS = 600;
-const ENTRA_HOSTS = new Set(['login.microsoftonline.com', 'sts.windows.net']);
 
 export function loadPolicyFile(file: string, options: PolicyLoadOptions): Policy {
   let text: string;
@@ -263,38 +264,6 @@ function claimConditions(claims: Record<string, string | number | boolean | (str
     const values = (Array.isArray(value) ? value : [value]).map(String);
     return { claim, values, matchers: values.map((v) => compileGlob(v)) };
   });
-}
-
-/** An issuer entry with the defaults applied: the one place they are (the dev issuer and tests use it too). */
-export function issuerConfig(entry: IssuerEntry): IssuerConfig {
-  const kind = entry.kind ?? (ENTRA_HOSTS.has(hostOf(entry.issuer)) ? 'entra' : 'oidc');
-  return {
-    name: entry.name,
-    kind,
-    issuer: entry.issuer,
-    audiences: Array.isArray(entry.audience) ? entry.audience : [entry.audience],
-    jwksUri: entry.jwksUri,
-    algorithms: entry.algorithms ?? ['RS256'],
-    tenants: entry.tenants?.map((t) => t.toLowerCase()),
-    types: (entry.types ?? ['JWT']).map((t) => t.toUpperCase()),
-    discoveryUrl: discoveryUrlFor({ issuer: entry.issuer, kind }),
-    requireScpOrRoles: kind === 'entra' && entry.requireScpOrRoles !== false,
-    spaceDelimited: entry.spaceDelimited ?? ['scp'],
-  };
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url.replace('{tenantid}', 'common')).hostname.toLowerCase();
-  } catch {
-    return '';
-  }
-}
-
-export function seconds(duration: string): number {
-  const m = DURATION.exec(duration);
-  if (!m) throw new RangeError(`not a duration: ${duration}`);
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[m[2] as 's' | 'm' | 'h'];
 }
 
 interface FlatIssue {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CALLER_KINDS } from '../caller/caller.js';
 import { GUID, KV_REFERENCE, NAME, SCOPE_TOKEN, SECRET_GLOB } from '../patterns.js';
 import { isAbsoluteUri, isAllowedFetchUrl } from '../url.js';
+import { DURATION } from './duration.js';
 
 /**
  * The policy file's shape (DESIGN.md "Policy file"). Every object is strict: an unknown key is a
@@ -18,8 +19,6 @@ const absoluteUri = z.string().refine(isAbsoluteUri, 'must be an absolute URI');
 const kvRef = z.string().regex(KV_REFERENCE, 'must be kv:<secret-name>');
 const nonEmptyList = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must not be empty');
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, nonEmptyList(item)]);
-/** `90s`, `15m`, `1h`. */
-export const DURATION = /^([1-9][0-9]*)(s|m|h)$/;
 
 export const issuerSchema = z.strictObject({
   name,

@@ -3,12 +3,13 @@
  * and again as a forged actor token beside a valid subject (delegation). Each must be refused with invalid_request, make no call anywhere (not to the issuer's JWKS beyond
  * the cached fetch, never to an attacker URL), and leave an audit record with the precise reason.
  */
-import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { createHmac, createPublicKey, randomUUID, sign } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reason } from '../../shared/errors.js';
 import { API_CLIENT_ID, entraPolicy, FakeEntra, TENANT_A, TENANT_B } from '../fakes/entra.js';
 import { b64u, FakeIssuer } from '../fakes/oidc-issuer.js';
+import { rsaKeyPair } from '../fakes/rsa-keys.js';
 import { checkExplainAgreement } from '../helpers/explain-agreement.js';
 import { exchangeForm, JWT_TYPE, LocalTokex } from '../helpers/local-host.js';
 
@@ -82,7 +83,7 @@ const withSignature = (token: string, f: (sig: string) => string) => {
   const [h, p, s] = token.split('.') as [string, string, string];
   return `${h}.${p}.${f(s)}`;
 };
-const attackerKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const attackerKey = rsaKeyPair();
 const signedBy = (key: import('node:crypto').KeyObject, h: Record<string, unknown>, p = claims()) => {
   const input = `${b64u(h)}.${b64u(p)}`;
   return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;

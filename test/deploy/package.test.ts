@@ -40,7 +40,9 @@ interface Report {
 /** Builds the package into a scratch folder with the built tools/package.js, as `npm run package` does. */
 async function buildInto(dir: string): Promise<{ out: string; zip: string; meta: string; stdout: string }> {
   const out = join(dir, 'package');
-  const { stdout } = await run(process.execPath, [join(root, 'dist/tools/package.js'), out], { cwd: root, env: { PATH: process.env.PATH } });
+  // GOGC=off: esbuild's garbage collector is a fifth of its CPU in these one-shot builds (which peak at
+  // some 500 MB without it); what it builds is the same.
+  const { stdout } = await run(process.execPath, [join(root, 'dist/tools/package.js'), out], { cwd: root, env: { PATH: process.env.PATH, GOGC: 'off' } });
   return { out, zip: join(dir, 'package.zip'), meta: join(dir, 'package.meta.json'), stdout };
 }
 

@@ -9,8 +9,8 @@ const execFileAsync = promisify(execFile);
 
 let tokex: LocalTokex;
 beforeAll(async () => {
-  // The shipped policy.dev.yaml, exactly as `npm start` uses it.
-  tokex = await LocalTokex.start('', { TOKEX_POLICY: resolve(import.meta.dirname, '../../policy.dev.yaml') });
+  // The shipped policy.dev.yaml, exactly as `npm start` uses it; the server makes its dev issuer key.
+  tokex = await LocalTokex.start('', { TOKEX_POLICY: resolve(import.meta.dirname, '../../policy.dev.yaml') }, { generateDevKey: true });
 });
 afterAll(() => tokex?.stop());
 

@@ -1,8 +1,9 @@
-import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import type { FaultMode } from './managed-identity.js';
+import { rsaKeyPair } from './rsa-keys.js';
 import { throwawayTls } from './tls.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -61,7 +62,7 @@ export class FakeEntraTokenEndpoint {
   /** Delay before answering, to let concurrent requests pile up. */
   delayMs = 0;
   /** Signs the tokens it issues for on-behalf-of, so tests can read their claims. */
-  readonly signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  readonly signingKey = rsaKeyPair().privateKey;
 
   private constructor(
     private readonly server: Server,

@@ -1,7 +1,8 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
+import { rsaKeyPair } from './rsa-keys.js';
 
 export type FaultMode = 'ok' | '404' | '429' | '500' | 'hang';
 
@@ -37,7 +38,7 @@ export class FakeManagedIdentity {
    */
   readonly assertionAudiences = new Set([TOKEN_EXCHANGE_AUDIENCE]);
   readonly assertionIssuer = `https://login.microsoftonline.com/${MI_TENANT}/v2.0`;
-  readonly assertionKey: { privateKey: KeyObject; publicKey: KeyObject } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  readonly assertionKey: { privateKey: KeyObject; publicKey: KeyObject } = rsaKeyPair();
 
   private constructor(
     private readonly server: Server,

@@ -1,7 +1,8 @@
-import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { type KeyObject, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, type JWK, type JWTPayload, SignJWT } from 'jose';
+import { rsaKeyPair } from './rsa-keys.js';
 
 /** How the fake answers discovery and JWKS requests. */
 export type IssuerMode = 'ok' | 'down' | 'hang' | 'garbage' | 'huge';
@@ -134,7 +135,7 @@ export class FakeIssuer {
 }
 
 export async function newRsaKey(kid?: string): Promise<IssuerKey> {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = rsaKeyPair();
   const jwk = publicKey.export({ format: 'jwk' }) as JWK;
   const id = kid ?? (await calculateJwkThumbprint(jwk));
   return { kid: id, privateKey, publicJwk: { ...jwk, kid: id, use: 'sig' } };

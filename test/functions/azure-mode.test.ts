@@ -74,19 +74,25 @@ describe('signing key rotation in Key Vault', () => {
 
   it('startup stops with a message naming TOKEX_SIGNING_KEY when the secret is missing or not a key', async () => {
     vault.set('not-a-key', 'hello');
-    for (const [secret, why] of [
+    const cases = [
       ['absent-key', /cannot load Key Vault secret "absent-key"/],
       ['not-a-key', /not a private key/],
-    ] as const) {
-      const error = await LocalTokex.start(policy(), env(secret)).then(
-        async (t) => {
-          await t.stop();
-          return undefined;
-        },
-        (e: Error) => e,
-      );
-      expect(error?.message).toMatch(/TOKEX_SIGNING_KEY: /);
-      expect(error?.message).toMatch(why);
+    ] as const;
+    // Side by side: each is a process that starts and stops.
+    const errors = await Promise.all(
+      cases.map(([secret]) =>
+        LocalTokex.start(policy(), env(secret)).then(
+          async (t) => {
+            await t.stop();
+            return undefined;
+          },
+          (e: Error) => e,
+        ),
+      ),
+    );
+    for (const [i, [, why]] of cases.entries()) {
+      expect(errors[i]?.message).toMatch(/TOKEX_SIGNING_KEY: /);
+      expect(errors[i]?.message).toMatch(why);
     }
   }, 30_000);
 });
@@ -122,13 +128,15 @@ describe('the Functions entry point in Azure mode', () => {
   });
 
   it('refuses an azure-cli identity, and a missing signing key, naming them', async () => {
-    const cli = await load(`${policy()}identities:\n  laptop: { type: azure-cli }\n`);
+    const [cli, noVault] = await Promise.all([
+      load(`${policy()}identities:\n  laptop: { type: azure-cli }\n`),
+      load(policy().replace('grant: [{ minted: "https://w.internal", scopes: [a], lifetime: 1h }]', 'grant: [{ secrets: [s-*] }]'), {
+        KEY_VAULT_URL: '',
+        TOKEX_SIGNING_KEY: '',
+      }),
+    ]);
     expect(cli.status).not.toBe(0);
     expect(cli.stderr).toMatch(/tokex: policy\.yaml:8: identities\.laptop\.type: azure-cli identities are for local development only/);
-    const noVault = await load(policy().replace('grant: [{ minted: "https://w.internal", scopes: [a], lifetime: 1h }]', 'grant: [{ secrets: [s-*] }]'), {
-      KEY_VAULT_URL: '',
-      TOKEX_SIGNING_KEY: '',
-    });
     expect(noVault.stderr).toMatch(/tokex: TOKEX_SIGNING_KEY: required when running in Azure/);
   });
 });

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../bench/free-port.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_JWT } from '../../shared/protocol.js';
+import { rsaKeyPair } from '../fakes/rsa-keys.js';
 
 export { freePort };
 
@@ -19,6 +20,13 @@ export {
 export class LocalTokex {
   stdout = '';
   stderr = '';
+  /** Audit records parsed once, as their lines arrive (a suite makes thousands of exchanges). */
+  readonly #records: AuditRecord[] = [];
+  readonly #byCorrelation = new Map<string, AuditRecord>();
+  /** Called on each new record: the auditFor calls still waiting. */
+  readonly #waiting = new Set<() => void>();
+  /** The part of stdout after its last newline: a line still being written. */
+  #partial = '';
   private constructor(
     readonly child: ChildProcess,
     readonly url: string,
@@ -26,8 +34,13 @@ export class LocalTokex {
     readonly env: Record<string, string>,
   ) {}
 
-  /** Starts `tokex serve` with `policy` (YAML text) and extra settings; resolves once it listens. */
-  static async start(policy: string, env: Record<string, string> = {}): Promise<LocalTokex> {
+  /**
+   * Starts `tokex serve` with `policy` (YAML text) and extra settings; resolves once it listens.
+   * The dev issuer's key file is put in place first, from the fakes' keys (an RSA key takes the
+   * server up to half a second of CPU to make); `generateDevKey` leaves that to the server, as on a
+   * developer's first `npm start`.
+   */
+  static async start(policy: string, env: Record<string, string> = {}, options: { generateDevKey?: boolean } = {}): Promise<LocalTokex> {
     const dir = mkdtempSync(join(tmpdir(), 'tokex-test-'));
     writeFileSync(join(dir, 'policy.yaml'), policy);
     const port = await freePort();
@@ -38,12 +51,28 @@ export class LocalTokex {
       TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'),
       ...env,
     };
+    if (!options.generateDevKey) {
+      mkdirSync(settings.TOKEX_LOCAL_DIR, { recursive: true, mode: 0o700 });
+      const jwk = rsaKeyPair().privateKey.export({ format: 'jwk' });
+      writeFileSync(join(settings.TOKEX_LOCAL_DIR, 'dev-issuer-key.json'), `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
+    }
     const child = spawn(process.execPath, [CLI, 'serve'], { cwd: dir, env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
     const host = new LocalTokex(child, `http://127.0.0.1:${port}`, dir, settings);
-    child.stdout!.on('data', (d: Buffer) => (host.stdout += d.toString()));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => host.#read(d));
     child.stderr!.on('data', (d: Buffer) => (host.stderr += d.toString()));
+    const started = Date.now();
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`tokex did not start: ${host.stderr}`)), 15_000);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`tokex did not start within ${Date.now() - started} ms (pid ${child.pid}, still running: ${child.exitCode === null}): ${host.stderr}`),
+          ),
+        15_000,
+      );
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`tokex could not be started: ${err.message}`));
+      });
       child.stderr!.on('data', () => {
         if (host.stderr.includes('tokex listening')) {
           clearTimeout(timer);
@@ -75,11 +104,22 @@ export class LocalTokex {
 
   /** Audit records the server printed on stdout so far. */
   auditRecords(): AuditRecord[] {
-    return this.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as AuditRecord)
-      .filter((r) => typeof r.event === 'string');
+    return [...this.#records];
+  }
+
+  #read(chunk: string): void {
+    this.stdout += chunk;
+    const lines = (this.#partial + chunk).split('\n');
+    this.#partial = lines.pop()!;
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      const record = JSON.parse(line) as AuditRecord;
+      if (typeof record.event !== 'string') continue;
+      this.#records.push(record);
+      // The first record of an id, as a search from the start would find.
+      if (!this.#byCorrelation.has(record.correlationId)) this.#byCorrelation.set(record.correlationId, record);
+      for (const wake of this.#waiting) wake();
+    }
   }
 
   auditFile(): string {
@@ -88,12 +128,22 @@ export class LocalTokex {
 
   /** Waits for the record with this correlation id (stdout is asynchronous to the HTTP answer). */
   async auditFor(correlationId: string): Promise<AuditRecord> {
-    for (let i = 0; i < 100; i++) {
-      const found = this.auditRecords().find((r) => r.correlationId === correlationId);
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no audit record for ${correlationId}`);
+    const found = this.#byCorrelation.get(correlationId);
+    if (found) return found;
+    return new Promise<AuditRecord>((resolve, reject) => {
+      const wake = () => {
+        const record = this.#byCorrelation.get(correlationId);
+        if (!record) return;
+        clearTimeout(timer);
+        this.#waiting.delete(wake);
+        resolve(record);
+      };
+      const timer = setTimeout(() => {
+        this.#waiting.delete(wake);
+        reject(new Error(`no audit record for ${correlationId}`));
+      }, 5_000);
+      this.#waiting.add(wake);
+    });
   }
 
   async stop(): Promise<void> {

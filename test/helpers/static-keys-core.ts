@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 import type { JWK } from 'jose';
 import { Auditor } from '../../shared/audit/auditor.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
@@ -12,6 +12,7 @@ import { LocalSecretStore } from '../../shared/keyvault/local-store.js';
 import { parsePolicy } from '../../shared/policy/load.js';
 import { loadSettings } from '../../shared/settings.js';
 import type { Tokex } from '../../shared/tokex.js';
+import { rsaKeyPair } from '../fakes/rsa-keys.js';
 
 export const OWN_ISSUER = 'https://tokex.example';
 export const TENANT = '11111111-1111-4111-8111-111111111111';
@@ -27,7 +28,7 @@ const b64u = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.string
  * returns a fixed token; every audit record is kept in `records`.
  */
 export async function inProcessTokex(policyText: string, env: Record<string, string> = {}) {
-  const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const key = rsaKeyPair();
   const jwk = { ...(key.publicKey.export({ format: 'jwk' }) as JWK), kid: 'k1', alg: 'RS256', use: 'sig' };
   const settings = loadSettings({ TOKEX_ISSUER: OWN_ISSUER, ...env }, 'local');
   const policy = parsePolicy(policyText, 'policy.yaml', { ownIssuer: OWN_ISSUER, mode: 'local', env: settings.env });

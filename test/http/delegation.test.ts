@@ -2,7 +2,7 @@
  * Delegation on the wire (RFC 8693 §1.1, §2.1, §4.1, §4.4): actor tokens validated like subject
  * tokens, `when.actor` rules, `may_act`, and the `act` claim of minted tokens, over HTTP.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -247,30 +247,28 @@ describe('the request', () => {
 });
 
 describe('tokex policy explain --actor-token', () => {
-  const explain = (args: string[]) => {
-    try {
-      return {
-        code: 0,
-        out: execFileSync(process.execPath, [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), ...args], {
-          env: { ...process.env, ...tokex.env },
-          encoding: 'utf8',
-        }),
-      };
-    } catch (err) {
-      const e = err as { status: number; stdout: string };
-      return { code: e.status, out: e.stdout };
-    }
-  };
+  /** Runs the CLI without blocking, so the three cases below run side by side. */
+  const explain = (args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), ...args],
+        { env: { ...process.env, ...tokex.env }, encoding: 'utf8' },
+        (error, stdout) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, out: stdout }),
+      );
+    });
 
   it('sees when.actor and may_act as the server does', async () => {
-    const ok = explain(['--token', await batchSubject(), '--actor-token', await service(), '--target', BATCH, '--scope', 'jobs.submit']);
+    const [ok, refused, noActor] = await Promise.all([
+      explain(['--token', await batchSubject(), '--actor-token', await service(), '--target', BATCH, '--scope', 'jobs.submit']),
+      explain(['--token', await batchSubject({ may_act: { sub: 'svc-2' } }), '--actor-token', await service(), '--target', BATCH]),
+      explain(['--token', await batchSubject(), '--actor-token', await idp.token({ sub: 'intruder', aud: 'api://tokex' }), '--target', BATCH]),
+    ]);
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/PASS {2}rule batch-delegated\n/);
     expect(ok.out).toMatch(/FAIL {2}rule batch-direct\n +→ the request carries an actor token/);
-    const refused = explain(['--token', await batchSubject({ may_act: { sub: 'svc-2' } }), '--actor-token', await service(), '--target', BATCH]);
     expect(refused.code).toBe(1);
     expect(refused.out).toMatch(/reason actor_not_allowed/);
-    const noActor = explain(['--token', await batchSubject(), '--actor-token', await idp.token({ sub: 'intruder', aud: 'api://tokex' }), '--target', BATCH]);
     expect(noActor.out).toMatch(/reason actor_not_allowed: actor: no rule of this caller admits this actor/);
   });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,21 +7,30 @@ import { CLI } from '../helpers/local-host.js';
 
 const GOOD_POLICY = 'rules:\n  - name: r\n    when: { issuer: dev }\n    grant:\n      - { minted: "https://x.internal", scopes: [a] }\n';
 
-/** Runs `tokex serve` in a scratch folder; it must exit at once with one line naming the problem. */
-function serve(env: Record<string, string>, files: Record<string, string> = {}) {
+/**
+ * Runs `tokex serve` in a scratch folder; it must exit at once with one line naming the problem.
+ * Not blocking, so the cases below run side by side.
+ */
+function serve(env: Record<string, string>, files: Record<string, string> = {}): Promise<{ status: number | null; stderr: string; stdout: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-startup-'));
   writeFileSync(join(dir, 'policy.yaml'), GOOD_POLICY);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const run = spawnSync(process.execPath, [CLI, 'serve'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, PORT: '0', TOKEX_POLICY: 'policy.yaml', TOKEX_LOCAL_DIR: join(dir, '.local'), ...env },
-    encoding: 'utf8',
-    timeout: 15_000,
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, 'serve'],
+      {
+        cwd: dir,
+        env: { PATH: process.env.PATH, PORT: '0', TOKEX_POLICY: 'policy.yaml', TOKEX_LOCAL_DIR: join(dir, '.local'), ...env },
+        encoding: 'utf8',
+        timeout: 15_000,
+      },
+      (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr: stderr.trim(), stdout }),
+    );
   });
-  return { status: run.status, stderr: run.stderr.trim(), stdout: run.stdout };
 }
 
-describe('bad settings or policy stop startup with one message naming it', () => {
+describe.concurrent('bad settings or policy stop startup with one message naming it', () => {
   const cases: [string, Record<string, string>, Record<string, string>, RegExp][] = [
     ['PORT', { PORT: 'http' }, {}, /^tokex: PORT: must be a port number/],
     ['TOKEX_AUDIT_REQUIRED', { TOKEX_AUDIT_REQUIRED: 'yes' }, {}, /^tokex: TOKEX_AUDIT_REQUIRED: must be true or false \(got "yes"\)$/],
@@ -39,8 +48,8 @@ describe('bad settings or policy stop startup with one message naming it', () =>
     ['local.settings.json', {}, { 'local.settings.json': '{ "Values": { "PORT": 1 } }' }, /^tokex: local\.settings\.json: Values\.PORT must be a string$/],
   ];
   for (const [name, env, files, message] of cases) {
-    it(name, () => {
-      const run = serve(env, files);
+    it(name, async ({ expect }) => {
+      const run = await serve(env, files);
       expect(run.status).toBe(1);
       expect(run.stderr.split('\n')).toHaveLength(1);
       expect(run.stderr).toMatch(message);
@@ -48,8 +57,8 @@ describe('bad settings or policy stop startup with one message naming it', () =>
     });
   }
 
-  it('the environment wins over local.settings.json', () => {
-    const run = serve({ TOKEX_AUDIT_REQUIRED: 'maybe' }, { 'local.settings.json': JSON.stringify({ Values: { TOKEX_AUDIT_REQUIRED: 'true' } }) });
+  it('the environment wins over local.settings.json', async ({ expect }) => {
+    const run = await serve({ TOKEX_AUDIT_REQUIRED: 'maybe' }, { 'local.settings.json': JSON.stringify({ Values: { TOKEX_AUDIT_REQUIRED: 'true' } }) });
     expect(run.stderr).toMatch(/TOKEX_AUDIT_REQUIRED: must be true or false \(got "maybe"\)/);
   });
 });
@@ -72,7 +81,7 @@ it('a port in use stops startup with one line naming PORT, not a stack trace', a
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
   const { port } = holder.address() as import('node:net').AddressInfo;
   try {
-    const run = serve({ PORT: String(port) });
+    const run = await serve({ PORT: String(port) });
     expect(run.status).toBe(1);
     expect(run.stderr.split('\n').filter((l) => !l.includes('warning'))).toEqual([`tokex: PORT: port ${port} on 127.0.0.1 is in use (set --port or PORT)`]);
   } finally {

@@ -1,12 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { IssuerConfig } from '../../../shared/caller/issuer-config.js';
 import { remoteIssuerKeys } from '../../../shared/caller/issuer-keys.js';
 import { CallerValidator } from '../../../shared/caller/validate.js';
 import { TokexError } from '../../../shared/errors.js';
-import { issuerConfig } from '../../../shared/policy/load.js';
+import { issuerConfig } from '../../../shared/policy/issuer-config.js';
 import { b64u, FakeIssuer, newRsaKey } from '../../fakes/oidc-issuer.js';
+import { rsaKeyPair } from '../../fakes/rsa-keys.js';
 
 let idp: FakeIssuer;
 beforeAll(async () => {
@@ -139,7 +139,7 @@ describe('generic rules (RFC 8725)', () => {
   });
 
   it('refuses algorithms outside the issuer allow-list, and unsigned tokens', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey } = rsaKeyPair();
     const ps256 = await new SignJWT({ sub: 'svc', aud: 'api://tokex', iss: idp.issuer, exp: Math.floor(Date.now() / 1000) + 60 })
       .setProtectedHeader({ alg: 'PS256', kid: 'k1' })
       .sign(privateKey);

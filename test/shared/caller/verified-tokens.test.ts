@@ -9,7 +9,7 @@ import type { IssuerConfig } from '../../../shared/caller/issuer-config.js';
 import { type IssuerKeys, type KeySetGeneration, remoteIssuerKeys, staticIssuerKeys } from '../../../shared/caller/issuer-keys.js';
 import { CallerValidator, type TrustedIssuer } from '../../../shared/caller/validate.js';
 import { TokexError } from '../../../shared/errors.js';
-import { issuerConfig } from '../../../shared/policy/load.js';
+import { issuerConfig } from '../../../shared/policy/issuer-config.js';
 import { FakeIssuer, type IssuerKey, newRsaKey } from '../../fakes/oidc-issuer.js';
 
 function config(name: string, issuer: string, overrides: Partial<IssuerConfig> = {}): IssuerConfig {

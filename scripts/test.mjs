@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: builds, then runs vitest while `tsc -p test` (type-check of the tests) and `biome ci`
+ * run beside it, instead of one after the other: the suite waits on child processes and deadlines
+ * often enough that the checks' CPU fits in. The checks run at low priority, so they take what the
+ * build and the tests leave. Their output follows vitest's; vitest's closing `tests: N passed, N
+ * failed, N skipped` line (test/summary-reporter.ts) is held back and printed last. Exits nonzero
+ * when the build, a check or a test fails; a failed build runs no tests.
+ */
+import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const SUMMARY = /^tests: \d+ passed, \d+ failed, \d+ skipped$/;
+
+/**
+ * Runs a command. Its output is kept and returned, or with `onLine` passed on line by line as it
+ * comes (stderr as is): `onLine` returns true for a line it keeps back.
+ */
+function run(command, args, { onLine, lowPriority = false } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (lowPriority && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, 10);
+      } catch {
+        // Not allowed here: it runs at normal priority, which is only slower.
+      }
+    }
+    let output = '';
+    let partial = '';
+    const passOn = (line, end) => {
+      if (!onLine(line)) process.stdout.write(`${line}${end}`);
+    };
+    child.stdout.on('data', (chunk) => {
+      if (!onLine) {
+        output += chunk;
+        return;
+      }
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop();
+      for (const line of lines) passOn(line, '\n');
+    });
+    child.stderr.on('data', (chunk) => {
+      if (onLine) process.stderr.write(chunk);
+      else output += chunk;
+    });
+    child.on('error', (error) => resolve({ code: 1, output: `${output}${error.message}\n` }));
+    child.on('close', (code, signal) => {
+      if (onLine && partial) passOn(partial, '');
+      resolve({ code: code ?? (signal ? 1 : 0), output });
+    });
+  });
+}
+
+const checks = [
+  ['tsc -p test', run(bin('tsc'), ['-p', 'test'], { lowPriority: true })],
+  ['biome ci .', run(bin('biome'), ['ci', '.', `--colors=${process.stdout.isTTY ? 'force' : 'off'}`], { lowPriority: true })],
+];
+
+const build = await run(bin('tsc'), ['-p', 'tsconfig.json']);
+if (build.output) process.stdout.write(`> tsc -p tsconfig.json\n${build.output}`);
+let summary;
+let testsCode = 1;
+if (build.code === 0) {
+  // Colors as on a terminal when this is one (vitest sees a pipe).
+  if (process.stdout.isTTY) process.env.FORCE_COLOR ??= '1';
+  const tests = await run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], {
+    onLine: (line) => {
+      if (!SUMMARY.test(line)) return false;
+      summary = line;
+      return true;
+    },
+  });
+  testsCode = tests.code;
+}
+const checkCodes = [];
+for (const [name, done] of checks) {
+  const { code, output } = await done;
+  process.stdout.write(`\n> ${name}${code === 0 ? '' : ` failed (exit ${code})`}\n${output}`);
+  checkCodes.push(code);
+}
+if (summary) process.stdout.write(`\n${summary}\n`);
+process.exitCode = [build.code, testsCode, ...checkCodes].some((code) => code !== 0) ? 1 : 0;
