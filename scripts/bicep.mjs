@@ -4,7 +4,7 @@
  *
  *   node scripts/bicep.mjs restore              fetch the CLI into .cache/bicep/ (CI does this first)
  *   (TOKEX_BICEP_CACHE=DIR uses another cache folder)
- *   node scripts/bicep.mjs [--out FILE] [FILE]  restore if needed, then `bicep build` (which lints)
+ *   node scripts/bicep.mjs [--out FILE] [FILE]  restore if needed, then `bicep lint` and `bicep build`
  *
  * The CLI comes from NuGet (package Azure.Bicep.CommandLine.<rid>) through `dotnet restore` of a
  * throwaway project with a PackageDownload item, so no host name is written here: the machine's NuGet
@@ -12,9 +12,6 @@
  * use-recent-api-versions, see infra/bicepconfig.json) do not change under us.
  * Linter rules are raised to error level in infra/bicepconfig.json; compiler warnings (BCPxxx) cannot be
  * raised there, so this script treats every "Warning" diagnostic as a failure as well.
- * `bicep build` reports the linter's diagnostics as `bicep lint` does (both print the diagnostics of the
- * same compilation; checked rule by rule on 0.49.2), so one process, not two, lints and builds: the
- * CLI's start is most of its cost.
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -124,23 +121,29 @@ export function parseDiagnostics(text) {
 }
 
 /**
- * Lints and builds `file` (one `bicep build`); resolves to the ARM template, or rejects with every
- * diagnostic when there is an error or a warning (or the CLI fails without one).
+ * Lints and builds `file`; resolves to the ARM template, or rejects with every diagnostic when there is
+ * an error or a warning (or the CLI fails without one).
  * @param {string} file @returns {Promise<{ template: Record<string, unknown>, diagnostics: Diagnostic[] }>}
  */
 export async function buildAndLint(file) {
   const bicep = await ensureBicep();
-  const build = await run(bicep, ['build', file, '--stdout']);
-  const diagnostics = parseDiagnostics(build.stderr);
-  const failing = diagnostics.filter((d) => d.level !== 'Info');
+  const [lint, build] = await Promise.all([run(bicep, ['lint', file]), run(bicep, ['build', file, '--stdout'])]);
+  const diagnostics = [...parseDiagnostics(lint.stdout + lint.stderr), ...parseDiagnostics(build.stderr)];
+  const unique = [...new Map(diagnostics.map((d) => [`${d.file}:${d.line}:${d.column}:${d.code}`, d])).values()];
+  const failing = unique.filter((d) => d.level !== 'Info');
   if (failing.length > 0) {
     throw new BicepError(
       'BICEP_DIAGNOSTICS',
       `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map((d) => `${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}`).join('\n')}`,
     );
   }
-  if (build.code !== 0) throw new BicepError('BICEP_FAILED', `bicep build exited ${build.code}: ${build.stderr.trim()}`);
-  return { template: JSON.parse(build.stdout), diagnostics };
+  if (lint.code !== 0 || build.code !== 0) {
+    throw new BicepError(
+      'BICEP_FAILED',
+      `bicep ${lint.code !== 0 ? 'lint' : 'build'} exited ${lint.code || build.code}: ${(lint.code !== 0 ? lint.stderr : build.stderr).trim()}`,
+    );
+  }
+  return { template: JSON.parse(build.stdout), diagnostics: unique };
 }
 
 async function main(argv) {
