@@ -62,7 +62,8 @@ const checks = [
 ];
 
 const build = await run(bin('tsc'), ['-p', 'tsconfig.json']);
-if (build.output) process.stdout.write(`> tsc -p tsconfig.json\n${build.output}`);
+if (build.code !== 0) process.stdout.write(`> tsc -p tsconfig.json failed (exit ${build.code}): no tests run\n${build.output}`);
+else if (build.output) process.stdout.write(`> tsc -p tsconfig.json\n${build.output}`);
 let summary;
 let testsCode = 1;
 if (build.code === 0) {
