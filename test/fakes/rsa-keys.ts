@@ -5,13 +5,16 @@ import { promisify } from 'node:util';
 
 /** Set by test/global-setup.ts: a PEM file of the run's throwaway RSA keys, made once for every test process. */
 export const RSA_KEYS_VARIABLE = 'TOKEX_TEST_RSA_KEYS';
-/** Enough for the file that uses most (each call in a file gets its own key; past these, new ones are generated). */
-const POOL_SIZE = 16;
+/**
+ * Enough for the file that uses most (verified-tokens.test.ts takes 9; each call in a file gets its own
+ * key; past these, new ones are generated). Each key made here is some 0.15 s of CPU before any test starts.
+ */
+const POOL_SIZE = 10;
 
 /**
  * Makes the run's pool of RSA 2048 keys in `dir` and returns the file. Generating one costs 50–500 ms
- * of CPU and the suite uses some 80, so the global setup makes 16 once, on the thread pool (side by
- * side), and every test file draws from them. Never written anywhere but this run's scratch folder.
+ * of CPU and the suite uses some 80, so the global setup makes POOL_SIZE once, on the thread pool (side
+ * by side), and every test file draws from them. Never written anywhere but this run's scratch folder.
  */
 export async function makeRsaKeyPool(dir: string): Promise<string> {
   const generate = promisify(generateKeyPair);
