@@ -29,7 +29,7 @@ export const IDLE_START_MS = 5_000;
  * Audit records as Application Insights custom events (`TokenExchange`, `CredentialRead`), and
  * diagnostics as traces. The SDK lives in a worker thread and is never waited for: until it is
  * ready, records wait in a bounded queue. The worker starts once the first audit record has been
- * answered (or IDLE_START_MS after startup, or at shutdown), not during startup: a thread and
+ * answered (or an error is logged, or IDLE_START_MS after startup, or at shutdown), not during startup: a thread and
  * the SDK's modules cost some 40 ms of CPU plus 600 ms of loading, which on a one-core instance
  * would otherwise come out of the cold start's first exchange.
  */
@@ -102,6 +102,8 @@ export function appInsightsSink(connectionString: string, options: { idleStartMs
     for (const [k, v] of Object.entries(fields ?? {})) properties[k] = typeof v === 'string' ? v : JSON.stringify(v);
     const severity: Severity = level === 'error' ? 'Error' : level === 'warn' ? 'Warning' : 'Information';
     send({ type: 'trace', message, severity, properties, ...(typeof fields?.correlationId === 'string' && { operationId: fields.correlationId }) });
+    // An error (a failed startup above all) is not left waiting for a request that may never come.
+    if (level === 'error' && !worker) setImmediate(start);
   });
 
   return {

@@ -82,3 +82,18 @@ describe.concurrent('the worker thread', () => {
     expect(sink.state).toBe('idle');
   });
 });
+
+// After the concurrent block: an error starts every idle sink, which would disturb the cases above.
+it('an error diagnostic (a failed startup) starts it without waiting for a request', async ({ expect }) => {
+  const ingestion = await newIngestion();
+  const sink = appInsightsSink(ingestion.connectionString(), { idleStartMs: 600_000 });
+  log.warn('a warning waits');
+  await new Promise((r) => setImmediate(r));
+  expect(sink.state).toBe('idle');
+  log.error('tokex startup failed (stand-in)');
+  await new Promise((r) => setImmediate(r));
+  expect(sink.state).toBe('loading');
+  await until(() => ingestion.traces().some((t) => t.data.baseData.message === 'tokex startup failed (stand-in)'));
+  expect(ingestion.traces().some((t) => t.data.baseData.message === 'a warning waits')).toBe(true);
+  await sink.flush();
+});
