@@ -67,8 +67,9 @@ export async function startTokex(settings: Settings, options: StartOptions = {})
     deadlineMs: downstreamDeadlineMs,
     ...(options.failureBackoffMs !== undefined && { failureBackoffMs: options.failureBackoffMs }),
   });
-  const auditor = new Auditor(auditSinks(settings), settings.auditRequired);
   const denyList = await startDenyList(settings, vault, options.denyListSchedule);
+  // Last of what can fail: a failed attempt (retried with backoff) leaves no sink subscribed to the log.
+  const auditor = new Auditor(auditSinks(settings), settings.auditRequired);
   const reservedSecrets = reservedSecretNames(policy, settings.signingKeySecret);
   for (const warning of policyWarnings(policy, { reservedSecrets })) {
     log.warn('policy warning', { file: policy.source, line: warning.line, path: warning.path, warning: warning.message });
