@@ -19,8 +19,14 @@ export interface SigningKeys {
 }
 
 export function generateSigningKey(alg: SigningAlgorithm = 'ES256'): JWK {
-  const { privateKey } = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return privateKey.export({ format: 'jwk' }) as JWK;
+  // The JWK comes out of the generation itself. Exporting the returned KeyObject as a JWK instead can
+  // hang the process for good on Node 20: a garbage collection during the export finalizes the
+  // generation's job, which takes the key's lock the export holds (seen as a `tokex serve` that never
+  // started; a loop of generate-then-export hangs within a thousand keys; Node 22 does not).
+  const jwk = { privateKeyEncoding: { format: 'jwk' }, publicKeyEncoding: { format: 'jwk' } } as const;
+  const { privateKey } =
+    alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256', ...jwk }) : generateKeyPairSync('rsa', { modulusLength: 2048, ...jwk });
+  return privateKey as JWK;
 }
 
 /**

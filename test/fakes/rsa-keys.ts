@@ -38,8 +38,15 @@ export function startRsaKeysAgain(): void {
  * file returns a key no other call in that file got (so an attacker's key is never an issuer's).
  */
 export function rsaKeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
-  const pem = pool[next++];
-  if (pem === undefined) return generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // Past the pool, a new key as PEM, read back: callers export these keys as JWKs, which on Node 20 can
+  // deadlock on a key straight from generateKeyPairSync (see shared/keys/signing-key.ts).
+  const pem =
+    pool[next++] ??
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    }).privateKey;
   const privateKey = createPrivateKey(pem);
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
