@@ -39,11 +39,29 @@ const { runs, packageDir, node } = new Command()
 
 /** Azure's Node 22 first (the figure that counts), then this machine's Node if it is another. */
 function runtimes(): string[] {
-  if (node.length > 0) return node;
-  const azure = execFileSync(process.execPath, [join(root, 'scripts/node22.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  if (node.length > 0) {
+    for (const binary of node) version(binary);
+    return node;
+  }
+  let azure: string;
+  try {
+    azure = execFileSync(process.execPath, [join(root, 'scripts/node22.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  } catch {
+    // scripts/node22.mjs has said why on stderr.
+    console.error('cold-start: no Node 22 to run the package under; give one with --node PATH');
+    process.exit(1);
+  }
   return version(azure) === process.version ? [azure] : [azure, process.execPath];
 }
-const version = (binary: string) => execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+/** `node --version` of a binary; a path that is not one ends the bench with one line saying so. */
+function version(binary: string): string {
+  try {
+    return execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+  } catch (err) {
+    console.error(`cold-start: --node ${binary}: cannot run it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    process.exit(1);
+  }
+}
 
 interface Run {
   readonly listening: number;
