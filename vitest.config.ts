@@ -26,9 +26,15 @@ export default defineConfig({
     hookTimeout: 30_000,
     reporters: ['default', './test/summary-reporter.ts'],
     projects: [
-      { extends: true, test: { name: 'isolated', include: ISOLATED } },
-      // The rest share their worker processes (a fork and the modules' loading per file cost more than most files).
-      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ISOLATED, isolate: false } },
+      // First, on their own: these wait on deadlines and child processes (a package build, the App
+      // Insights SDK in a worker thread) more than they compute, so four side by side keep 2 cores busy.
+      { extends: true, test: { name: 'isolated', include: ISOLATED, maxWorkers: 4, sequence: { groupOrder: 0 } } },
+      // Then the rest, sharing their worker processes (a fork and the modules' loading per file cost more
+      // than most files). They mostly compute: one process per core.
+      {
+        extends: true,
+        test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ISOLATED, isolate: false, maxWorkers: 2, sequence: { groupOrder: 1 } },
+      },
     ],
   },
 });

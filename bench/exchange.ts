@@ -61,7 +61,7 @@ interface Server {
 
 async function startServer(env: Record<string, string>): Promise<Server> {
   const profile = options.cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf)}`];
-  const child = spawn(process.execPath, [...profile, join(root, 'dist/cli/tokex.js'), 'serve'], {
+  const child = spawn(process.execPath, [...profile, join(root, 'dist/bin/tokex.js'), 'serve'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -54,7 +54,9 @@ function run(file, args, options = {}) {
         cwd: options.cwd ?? root,
         timeout: options.timeoutMs ?? 120_000,
         maxBuffer: 64 * 1024 * 1024,
-        env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' },
+        // DOTNET_gcConcurrent=0: no background GC thread, which a run of a second or two never needs (a
+        // tenth of the Bicep CLI's CPU, measured; the output is the same).
+        env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1', DOTNET_gcConcurrent: '0' },
       },
       (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, ...(error && { error }) }),
     );

@@ -7,9 +7,10 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { zipSync } from 'fflate';
 import ignore from 'ignore';
+import { bundleOptions } from './esbuild-options.js';
 
 export interface PackageResult {
   /** The folder azd zips. */
@@ -23,33 +24,6 @@ export interface PackageResult {
   readonly zipBytes: number;
 }
 
-// Bundled CommonJS (@azure/functions, the Azure SDKs) calls require(); in an ES module that needs a
-// real one. The worker serves @azure/functions-core through Module.prototype.require, which this is.
-// Some also read __dirname/__filename (applicationinsights looks for its optional JSON config).
-const BANNER = [
-  "import { createRequire as __tokexCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __tokexFileURLToPath } from 'node:url';",
-  'const require = __tokexCreateRequire(import.meta.url);',
-  'const __tokexFilename = __tokexFileURLToPath(import.meta.url);',
-  "const __tokexDirname = __tokexFileURLToPath(new URL('.', import.meta.url));",
-].join(' ');
-
-/**
- * zod offers every language's error messages as `z.locales`: 260 KB of the 470 KB it adds to the
- * entry point, parsed on every cold start. tokex uses zod's default English only, so the bundle's
- * `z.locales` holds just that.
- */
-const zodEnglishOnly: Plugin = {
-  name: 'zod-english-only',
-  setup(bundle) {
-    bundle.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
-      contents: "export { default as en } from './en.js';",
-      resolveDir: dirname(args.path),
-      loader: 'js',
-    }));
-  },
-};
-
 /** A fixed time for every zip entry (local time, as zip stores it), so the same input gives the same bytes. */
 const ZIP_TIME = new Date(1980, 0, 1, 0, 0, 0);
 
@@ -57,27 +31,14 @@ export async function buildPackage(root: string, out = join(root, 'dist/package'
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const result = await build({
-    absWorkingDir: root,
+    ...bundleOptions(root, out),
     entryPoints: { index: 'functions/index.ts', 'app-insights-worker': 'shared/audit/app-insights-worker.ts' },
-    outdir: out,
-    entryNames: '[name]',
-    chunkNames: 'chunk-[hash]',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20.19',
     external: ['@azure/functions-core'],
-    banner: { js: BANNER },
-    // Free uses only: a module that declares its own __dirname keeps it.
-    define: { __dirname: '__tokexDirname', __filename: '__tokexFilename' },
     minify: true,
     // Error and class names are what tokex logs (never messages): keep them readable.
     keepNames: true,
     legalComments: 'eof',
     metafile: true,
-    plugins: [zodEnglishOnly],
-    logLevel: 'warning',
   });
   // Which bundle file holds which module: for the test that keeps the Azure SDKs out of the entry point.
   writeFileSync(join(dirname(out), 'package.meta.json'), JSON.stringify(result.metafile));

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const file = process.env.TOKEX_POLICY_FILE || 'policy.yaml';
-const cli = 'dist/cli/tokex.js';
+const cli = 'dist/bin/tokex.js';
 if (!existsSync(file)) {
   process.stderr.write(`predeploy: the policy file ${file} does not exist (TOKEX_POLICY_FILE, default policy.yaml; start from policy.example.yaml)\n`);
   process.exit(1);

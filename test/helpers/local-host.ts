@@ -9,7 +9,7 @@ import { rsaKeyPair } from '../fakes/rsa-keys.js';
 
 export { freePort };
 
-export const CLI = resolve(import.meta.dirname, '../../dist/cli/tokex.js');
+export const CLI = resolve(import.meta.dirname, '../../dist/bin/tokex.js');
 export {
   TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE,
   TOKEN_TYPE_ACCESS_TOKEN as ACCESS_TOKEN_TYPE,

@@ -32,7 +32,7 @@ describe('npm pack', () => {
       expect.arrayContaining([
         'package.json',
         'README.md',
-        'dist/cli/tokex.js',
+        'dist/bin/tokex.js',
         'dist/client/index.js',
         'dist/client/index.d.ts',
         'dist/functions/index.js',
@@ -45,7 +45,7 @@ describe('npm pack', () => {
   it('its bin runs: tokex --version prints the package version', () => {
     // The package's dependencies as `npm install` would provide them, without touching the registry.
     symlinkSync(join(root, 'node_modules'), join(unpacked, 'node_modules'), 'dir');
-    expect(node([join(unpacked, 'dist/cli/tokex.js'), '--version'], unpacked).trim()).toBe(version);
+    expect(node([join(unpacked, 'dist/bin/tokex.js'), '--version'], unpacked).trim()).toBe(version);
   });
 
   it('importing the package root gives the client API and does not start the Functions app', () => {
