@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 /**
- * `npm test`: builds, then runs vitest while `tsc -b test` (type-check of the tests) and `biome ci`
- * run beside it, instead of one after the other: the suite waits on child processes and deadlines
- * often enough that the checks' CPU fits in. The checks run at low priority, so they take what the
- * build and the tests leave. The type-check starts once the build is done: test/tsconfig.json
- * references the sources' project, which `tsc -b` then finds up to date, so it checks the tests
- * against the declarations just built instead of checking every source file a second time.
- * The checks' output follows vitest's; vitest's closing `tests: N passed, N failed, N skipped` line
- * (test/summary-reporter.ts) is held back and printed last. Exits nonzero when the build, a check or
- * a test fails; a failed build runs no tests.
+ * `npm test`: builds and runs the suite, with `tsc -b test` (type-check of the tests) and `biome ci`
+ * beside it, instead of one after the other: the suite waits on child processes and deadlines often
+ * enough that the checks' CPU fits in.
+ * - vitest starts with the build; its global setup waits for the build before any test runs.
+ * - The checks run at low priority, so they take what the build and the tests leave.
+ * - The type-check starts once the build is done: test/tsconfig.json references the sources' project,
+ *   which `tsc -b` then finds up to date, so it checks the tests against the declarations just built
+ *   instead of checking every source file a second time.
+ * - The checks' output follows vitest's; vitest's closing `tests: N passed, N failed, N skipped` line
+ *   (test/summary-reporter.ts) is held back and printed last.
+ * Exits nonzero when the build, a check or a test fails; a failed build runs no tests.
  */
 import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { setPriority, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,11 +24,11 @@ const SUMMARY = /^tests: \d+ passed, \d+ failed, \d+ skipped$/;
 
 /**
  * Runs a command. Its output is kept and returned, or with `onLine` passed on line by line as it
- * comes (stderr as is): `onLine` returns true for a line it keeps back.
+ * comes (stderr as is): `onLine` returns true for a line it keeps back. The promise carries the child.
  */
-function run(command, args, { onLine, lowPriority = false } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(command, args, { onLine, lowPriority = false, env = process.env } = {}) {
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise((resolve) => {
     if (lowPriority && child.pid !== undefined) {
       try {
         setPriority(child.pid, 10);
@@ -57,6 +60,7 @@ function run(command, args, { onLine, lowPriority = false } = {}) {
       resolve({ code: code ?? (signal ? 1 : 0), output });
     });
   });
+  return Object.assign(done, { child });
 }
 
 const checks = [['biome ci .', run(bin('biome'), ['ci', '.', `--colors=${process.stdout.isTTY ? 'force' : 'off'}`], { lowPriority: true })]];
@@ -77,22 +81,27 @@ async function build() {
   return 0;
 }
 
-const buildCode = await build();
+// vitest starts now, beside the build: its start-up overlaps the compiler, and its global setup waits
+// for the exit code written to this file before any test runs (test/build-status.ts).
+const buildStatus = join(mkdtempSync(join(tmpdir(), 'tokex-build-')), 'status');
 let summary;
-let testsCode = 1;
-if (buildCode === 0) {
-  checks.unshift(['tsc -b test', run(bin('tsc'), ['-b', 'test'], { lowPriority: true })]);
-  // Colors as on a terminal when this is one (vitest sees a pipe).
-  if (process.stdout.isTTY) process.env.FORCE_COLOR ??= '1';
-  const tests = await run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], {
-    onLine: (line) => {
-      if (!SUMMARY.test(line)) return false;
-      summary = line;
-      return true;
-    },
-  });
-  testsCode = tests.code;
-}
+// Colors as on a terminal when this is one (vitest sees a pipe).
+if (process.stdout.isTTY) process.env.FORCE_COLOR ??= '1';
+const tests = run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], {
+  env: { ...process.env, TOKEX_BUILD_STATUS: buildStatus },
+  onLine: (line) => {
+    if (!SUMMARY.test(line)) return false;
+    summary = line;
+    return true;
+  },
+});
+const buildCode = await build();
+writeFileSync(buildStatus, String(buildCode));
+if (buildCode === 0) checks.unshift(['tsc -b test', run(bin('tsc'), ['-b', 'test'], { lowPriority: true })]);
+// The compiler's errors above say it all; vitest's own report of a failed global setup would only add noise.
+else tests.child.kill();
+const testsCode = (await tests).code;
+rmSync(dirname(buildStatus), { recursive: true, force: true });
 const checkCodes = [];
 for (const [name, done] of checks) {
   const { code, output } = await done;

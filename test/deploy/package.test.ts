@@ -101,9 +101,14 @@ function staticClosure(meta: string, entry: string): Set<string> {
 
 const LAZY = ['@azure/identity', '@azure/keyvault-secrets', 'applicationinsights'] as const;
 let built: Awaited<ReturnType<typeof buildInto>>;
+/** The determinism test's second build, from the same sources: it runs beside the first (two esbuild processes). */
+let rebuilt: ReturnType<typeof buildInto>;
 let app: string;
 
 beforeAll(async () => {
+  rebuilt = buildInto(mkdtempSync(join(tmpdir(), 'tokex-package-')));
+  // Awaited by its test; a failure is reported there, not as an unhandled rejection here.
+  rebuilt.catch(() => {});
   built = await buildInto(mkdtempSync(join(tmpdir(), 'tokex-package-')));
   app = deployAsAzd(built.out);
 });
@@ -147,14 +152,15 @@ describe('npm run package', () => {
   });
 
   it('is deterministic: building again gives the same zip, byte for byte', async () => {
-    const again = await buildInto(mkdtempSync(join(tmpdir(), 'tokex-package-')));
+    const again = await rebuilt;
     const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
     expect(digest(again.zip)).toBe(digest(built.zip));
   });
 });
 
-describe('the deployed folder, loaded as the Functions Node.js worker loads it', () => {
-  it('registers the five functions with their methods, routes and authLevel, and the appTerminate hook, before startup runs', async () => {
+// Side by side: each case runs the deployed folder in a process of its own.
+describe.concurrent('the deployed folder, loaded as the Functions Node.js worker loads it', () => {
+  it('registers the five functions with their methods, routes and authLevel, and the appTerminate hook, before startup runs', async ({ expect }) => {
     // No settings at all: startup fails for good, after every function was registered.
     const report = await worker(app, {});
     const http = report.functions.map((f) => {
@@ -176,7 +182,7 @@ describe('the deployed folder, loaded as the Functions Node.js worker loads it',
     expect(report.stderr).toContain('tokex: TOKEX_ISSUER: required when running in Azure');
   });
 
-  it('loading the entry point loads none of @azure/identity, @azure/keyvault-secrets, applicationinsights', async () => {
+  it('loading the entry point loads none of @azure/identity, @azure/keyvault-secrets, applicationinsights', async ({ expect }) => {
     const lazy = filesHolding(built.meta, LAZY);
     expect(lazy.size).toBeGreaterThan(0);
     expect([...staticClosure(built.meta, 'index.js')].filter((f) => lazy.has(f))).toEqual([]);
@@ -215,7 +221,7 @@ describe('the deployed folder, loaded as the Functions Node.js worker loads it',
       TOKEX_POLICY: 'policy.yaml',
     });
 
-    it('local/package-host.js serves the deployed folder over HTTP through its own programming model (what npm run bench measures)', async () => {
+    it('local/package-host.js serves the deployed folder over HTTP through its own programming model (what npm run bench measures)', async ({ expect }) => {
       const port = await freePort();
       const child = spawn(WORKER_NODE, [join(root, 'dist/local/package-host.js'), app], {
         cwd: app,
@@ -260,7 +266,7 @@ describe('the deployed folder, loaded as the Functions Node.js worker loads it',
       }
     });
 
-    it('the recorded token handler answers a real HttpRequest with a minted token: 200, audited to Application Insights', async () => {
+    it('the recorded token handler answers a real HttpRequest with a minted token: 200, audited to Application Insights', async ({ expect }) => {
       const subject = await idp.token({ sub: 'batch-job', aud: 'api://tokex' });
       const invocationId = randomUUID();
       const body = new URLSearchParams({
