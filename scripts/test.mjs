@@ -68,10 +68,15 @@ function run(command, args, { onLine, lowPriority = false, env = process.env } =
 
 const checks = [['biome ci .', run(bin('biome'), ['ci', '.', `--colors=${process.stdout.isTTY ? 'force' : 'off'}`], { lowPriority: true })]];
 
-/** `npm run build`, step by step: the compiler, then the bundle of the `tokex` command (tools/build-bin.ts, just compiled). */
+/**
+ * `npm run build`, step by step: the compiler, then the bundle of the `tokex` command
+ * (tools/build-bin.ts, just compiled). The compiler builds everything every time (`--force`): the
+ * project is `composite` (for `tsc -b test`), and an incremental build would not write again an
+ * output someone deleted.
+ */
 async function build() {
   for (const [name, command, args] of [
-    ['tsc -p tsconfig.json', bin('tsc'), ['-p', 'tsconfig.json', ...SINGLE_THREADED]],
+    ['tsc -b tsconfig.json --force', bin('tsc'), ['-b', 'tsconfig.json', '--force', ...SINGLE_THREADED]],
     ['node dist/tools/build-bin.js', process.execPath, [join(root, 'dist/tools/build-bin.js')]],
   ]) {
     const { code, output } = await run(command, args);

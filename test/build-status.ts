@@ -10,9 +10,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const BUILD_STATUS_VARIABLE = 'TOKEX_BUILD_STATUS';
 
-export async function builtBeforeTests(statusFile = process.env[BUILD_STATUS_VARIABLE]): Promise<void> {
+/** Far past any build here (about 2 s): a status never written means the caller is gone. */
+const BUILD_WAIT_MS = 5 * 60_000;
+
+export async function builtBeforeTests(statusFile: string | undefined, waitMs = BUILD_WAIT_MS): Promise<void> {
   if (!statusFile) return;
-  while (!existsSync(statusFile) || readFileSync(statusFile, 'utf8') === '') await sleep(20);
+  const since = Date.now();
+  while (!existsSync(statusFile) || readFileSync(statusFile, 'utf8') === '') {
+    if (Date.now() - since > waitMs) throw new Error(`no build status in ${statusFile} (${BUILD_STATUS_VARIABLE}) after ${waitMs / 1000} s: no tests run`);
+    await sleep(20);
+  }
   const code = readFileSync(statusFile, 'utf8').trim();
   if (code !== '0') throw new Error(`the build failed (exit ${code}), see above: no tests run`);
 }

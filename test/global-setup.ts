@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { builtBeforeTests } from './build-status.js';
+import { BUILD_STATUS_VARIABLE, builtBeforeTests } from './build-status.js';
 import { makeRsaKeyPool, RSA_KEYS_VARIABLE } from './fakes/rsa-keys.js';
 import { makeThrowawayTls, TLS_DIR_VARIABLE } from './fakes/tls.js';
 
@@ -11,9 +11,9 @@ import { makeThrowawayTls, TLS_DIR_VARIABLE } from './fakes/tls.js';
  * build that runs beside it (test/build-status.ts).
  */
 export default async function setup(): Promise<void> {
-  if (process.env[TLS_DIR_VARIABLE]) return builtBeforeTests();
+  if (process.env[TLS_DIR_VARIABLE]) return builtBeforeTests(process.env[BUILD_STATUS_VARIABLE]);
   const dir = makeThrowawayTls(process.env.NODE_EXTRA_CA_CERTS);
-  const [keys] = await Promise.all([makeRsaKeyPool(dir), builtBeforeTests()]);
+  const [keys] = await Promise.all([makeRsaKeyPool(dir), builtBeforeTests(process.env[BUILD_STATUS_VARIABLE])]);
   process.env[RSA_KEYS_VARIABLE] = keys;
   process.env[TLS_DIR_VARIABLE] = dir;
   process.env.NODE_EXTRA_CA_CERTS = join(dir, 'bundle.pem');

@@ -202,12 +202,15 @@ describe.concurrent('the deployed folder, loaded as the Functions Node.js worker
     let mi: FakeManagedIdentity;
     let vault: FakeKeyVault;
     let ingestion: FakeIngestion;
+    /** A deployment of its own: the policy written into it is not seen by the cases beside these. */
+    let azureApp: string;
     beforeAll(async () => {
       [idp, mi, vault, ingestion] = await Promise.all([FakeIssuer.start(), FakeManagedIdentity.start(), FakeKeyVault.start(), FakeIngestion.start()]);
       vault.set('tokex-signing', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string);
+      azureApp = deployAsAzd(built.out);
       // The policy ships in the package (TOKEX_POLICY is relative to the app folder, as in Azure).
       writeFileSync(
-        join(app, 'policy.yaml'),
+        join(azureApp, 'policy.yaml'),
         `issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]\nrules:\n  - { name: jobs, when: { issuer: idp }, grant: [{ minted: "https://workspace.internal", scopes: [jobs.submit] }] }\n`,
       );
     });
@@ -223,8 +226,8 @@ describe.concurrent('the deployed folder, loaded as the Functions Node.js worker
 
     it('local/package-host.js serves the deployed folder over HTTP through its own programming model (what npm run bench measures)', async ({ expect }) => {
       const port = await freePort();
-      const child = spawn(WORKER_NODE, [join(root, 'dist/local/package-host.js'), app], {
-        cwd: app,
+      const child = spawn(WORKER_NODE, [join(root, 'dist/local/package-host.js'), azureApp], {
+        cwd: azureApp,
         env: { PATH: process.env.PATH, PORT: String(port), ...azureSettings() },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -276,7 +279,7 @@ describe.concurrent('the deployed folder, loaded as the Functions Node.js worker
         audience: 'https://workspace.internal',
       }).toString();
       const report = await worker(
-        app,
+        azureApp,
         { ...azureSettings(), APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString() },
         {
           name: 'token',
