@@ -9,10 +9,10 @@ import { startingWith } from './test/sequencer.js';
  * wait. Listed longest first: they start in this order (test/sequencer.ts).
  */
 const ISOLATED = [
-  'test/shared/audit/app-insights-sink.test.ts',
-  'test/shared/grants/downstream.integration.test.ts',
   'test/deploy/package.test.ts',
+  'test/shared/grants/downstream.integration.test.ts',
   'test/shared/grants/on-behalf-of.integration.test.ts',
+  'test/shared/audit/app-insights-sink.test.ts',
   'test/shared/deny/deny-list.test.ts',
 ];
 
@@ -32,13 +32,14 @@ function groupOrder(order: number): Plugin {
 
 /** The other files that take seconds, longest first (as measured): they start first, in this order. */
 const LONG = [
-  'test/attacks/jwt-attacks.test.ts',
   'test/clients/python.test.ts',
   'test/infra/infra.test.ts',
-  'test/functions/azure-mode.test.ts',
+  'test/attacks/jwt-attacks.test.ts',
   'test/shared/audit/app-insights.test.ts',
+  'test/functions/azure-mode.test.ts',
   'test/cli/policy-cli.test.ts',
   'test/infra/hooks/hooks.test.ts',
+  'test/package/surface.test.ts',
   'test/client/tokex-credential.test.ts',
 ];
 

@@ -25,6 +25,16 @@ export interface AppInsightsSink extends AuditSink {
 /** Diagnostics alone (no audit record yet) start the SDK after this long. */
 export const IDLE_START_MS = 5_000;
 
+export interface AppInsightsSinkOptions {
+  /** Diagnostics alone start the worker after this long (default IDLE_START_MS). */
+  readonly idleStartMs?: number;
+  /**
+   * The worker thread's module (default app-insights-worker.js, beside this one). Tests of when the
+   * worker starts give one that only records what it is sent: the SDK's loading is a second of CPU.
+   */
+  readonly workerModule?: URL;
+}
+
 /**
  * Audit records as Application Insights custom events (`TokenExchange`, `CredentialRead`), and
  * diagnostics as traces. The SDK lives in a worker thread and is never waited for: until it is
@@ -33,7 +43,7 @@ export const IDLE_START_MS = 5_000;
  * the SDK's modules cost some 40 ms of CPU plus 600 ms of loading, which on a one-core instance
  * would otherwise come out of the cold start's first exchange.
  */
-export function appInsightsSink(connectionString: string, options: { idleStartMs?: number } = {}): AppInsightsSink {
+export function appInsightsSink(connectionString: string, options: AppInsightsSinkOptions = {}): AppInsightsSink {
   let worker: Worker | undefined;
   let state: AppInsightsSink['state'] = 'idle';
   let dropped = 0;
@@ -84,7 +94,7 @@ export function appInsightsSink(connectionString: string, options: { idleStartMs
     if (worker) return;
     clearTimeout(idleStart);
     state = 'loading';
-    worker = new Worker(fileURLToPath(new URL('./app-insights-worker.js', import.meta.url)), { workerData: { connectionString } });
+    worker = new Worker(fileURLToPath(options.workerModule ?? new URL('./app-insights-worker.js', import.meta.url)), { workerData: { connectionString } });
     worker.unref();
     worker.on('message', onMessage);
     worker.on('error', (err) => {

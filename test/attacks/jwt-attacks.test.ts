@@ -1,7 +1,10 @@
 /**
- * Every published JWT attack we know of, sent over HTTP to POST /token as a forged subject token,
- * and again as a forged actor token beside a valid subject (delegation). Each must be refused with invalid_request, make no call anywhere (not to the issuer's JWKS beyond
- * the cached fetch, never to an attacker URL), and leave an audit record with the precise reason.
+ * Every published JWT attack we know of, sent to POST /token's core (exchangeToken, in this process,
+ * as the form body a client would send) as a forged subject token, and again as a forged actor token
+ * beside a valid subject (delegation). Each must be refused with invalid_request, make no call
+ * anywhere (not to the issuer's JWKS beyond the cached fetch, never to an attacker URL), and leave an
+ * audit record with the precise reason. What the HTTP host adds (body limits, headers, the host's own
+ * refusals) is tested over HTTP in test/http/.
  */
 import { createHmac, createPublicKey, randomUUID, sign } from 'node:crypto';
 import { SignJWT } from 'jose';
@@ -11,18 +14,19 @@ import { API_CLIENT_ID, entraPolicy, FakeEntra, TENANT_A, TENANT_B } from '../fa
 import { b64u, FakeIssuer } from '../fakes/oidc-issuer.js';
 import { rsaKeyPair } from '../fakes/rsa-keys.js';
 import { checkExplainAgreement } from '../helpers/explain-agreement.js';
-import { exchangeForm, JWT_TYPE, LocalTokex } from '../helpers/local-host.js';
+import { InProcessTokex } from '../helpers/in-process.js';
+import { exchangeForm, JWT_TYPE } from '../helpers/local-host.js';
 
 let entra: FakeEntra;
 let attacker: FakeIssuer;
-let tokex: LocalTokex;
+let tokex: InProcessTokex;
 let agreement: Awaited<ReturnType<typeof checkExplainAgreement>>;
 
 beforeAll(async () => {
   entra = await FakeEntra.start();
   attacker = await FakeIssuer.start();
   // Plus a delegation rule, so a forged actor token meets a rule that would otherwise grant.
-  tokex = await LocalTokex.start(`${entraPolicy(entra)}  - name: delegated-apps
+  tokex = await InProcessTokex.start(`${entraPolicy(entra)}  - name: delegated-apps
     when: { issuer: corp, claims: { roles: Jobs.Train, idtyp: app }, actor: { issuer: corp, claims: { roles: Jobs.Train } } }
     grant:
       - { minted: "https://workspace.internal", scopes: [jobs.submit] }

@@ -52,15 +52,16 @@ async function python(executable: string, args: string[], env: Record<string, st
 
 beforeAll(async () => {
   // Fail here, loudly, when CI lacks what .ci/run installs.
+  // Found, not imported (pytest imports them soon enough): importing setuptools prints a warning
+  // about distutils, and azure-ai-ml needs the pydash stand-in, which only its test puts on sys.path.
   const probe = await python(SYSTEM_PYTHON, [
     '-c',
     [
-      'import azure.core, azure.identity, azure.keyvault.secrets, aiohttp, pytest',
-      // Found, not imported: importing setuptools prints a warning about distutils.
-      'from importlib.util import find_spec; assert find_spec("setuptools") and find_spec("pip"), "setuptools and pip are needed"',
-      'print(f"azure-core {azure.core.__version__}, azure-identity {azure.identity.__version__}, azure-keyvault-secrets {azure.keyvault.secrets.__version__}")',
-      // Not imported: azure-ai-ml needs the pydash stand-in, which only its test puts on sys.path.
-      'from importlib.metadata import version; print(f"azure-ai-ml {version(\'azure-ai-ml\')}")',
+      'from importlib.util import find_spec',
+      'from importlib.metadata import version',
+      'missing = [m for m in ("azure.core", "azure.identity", "azure.keyvault.secrets", "azure.ai.ml", "aiohttp", "pytest", "setuptools", "pip") if not find_spec(m)]',
+      'assert not missing, f"not installed: {missing}"',
+      'print(", ".join(f"{p} {version(p)}" for p in ("azure-core", "azure-identity", "azure-keyvault-secrets", "azure-ai-ml")))',
     ].join('\n'),
   ]);
   if (probe.code !== 0) {

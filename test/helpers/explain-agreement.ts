@@ -6,6 +6,7 @@ import { type IssuerKeys, staticIssuerKeys } from '../../shared/caller/issuer-ke
 import type { Reason } from '../../shared/errors.js';
 import { loadPolicyFile } from '../../shared/policy/load.js';
 import type { IssuerConfig, Policy } from '../../shared/policy/policy.js';
+import { InProcessTokex } from './in-process.js';
 import { ACCESS_TOKEN_TYPE, JWT_TYPE, type LocalTokex, TOKEN_EXCHANGE } from './local-host.js';
 
 /** Parameters `tokex policy explain` takes; a request with any other is not one explain can restate. */
@@ -18,17 +19,20 @@ const NEEDS_KEYS = (reason: Reason, detail: string | undefined) =>
 
 /**
  * Makes every POST /token of a suite also ask `policy explain` (in-process, the same code) and
- * compare its answer with the server's: status, reason, rule and scopes. Explain runs twice: with
- * the issuers' keys (so the signature is checked too: must agree on every case) and without (must
- * agree wherever the signature is valid). The keys are fetched once here, never during a case.
+ * compare its answer with the server's (the `tokex serve` child, or the core in this process):
+ * status, reason, rule and scopes. Explain runs twice: with the issuers' keys (so the signature is
+ * checked too: must agree on every case) and without (must agree wherever the signature is valid).
+ * The keys are fetched once here, never during a case.
  */
-export async function checkExplainAgreement(tokex: LocalTokex): Promise<{ compared: () => number }> {
+export async function checkExplainAgreement(tokex: LocalTokex | InProcessTokex): Promise<{ compared: () => number }> {
+  // The policy as the server loaded it: its own issuer, and the dev issuer `tokex serve` brings.
   const port = Number(tokex.env.PORT);
   const policy: Policy = loadPolicyFile(tokex.env.TOKEX_POLICY!, {
-    ownIssuer: `http://localhost:${port}`,
     mode: 'local',
     env: tokex.env,
-    builtInIssuers: [devIssuerConfig({ port })],
+    ...(tokex instanceof InProcessTokex
+      ? { ownIssuer: tokex.tokex.settings.issuer, builtInIssuers: [] }
+      : { ownIssuer: `http://localhost:${port}`, builtInIssuers: [devIssuerConfig({ port })] }),
   });
   const keys = new Map<string, IssuerKeys>();
   for (const config of policy.issuers) {
@@ -38,8 +42,8 @@ export async function checkExplainAgreement(tokex: LocalTokex): Promise<{ compar
   const keysFor = (config: IssuerConfig) => keys.get(config.name) ?? staticIssuerKeys({ keys: [] });
   let compared = 0;
 
-  const exchange = tokex.exchange.bind(tokex);
-  tokex.exchange = async (params, init = {}) => {
+  const exchange = tokex.exchange.bind(tokex) as LocalTokex['exchange'];
+  (tokex as { exchange: LocalTokex['exchange'] }).exchange = async (params, init = {}) => {
     const res = await exchange(params, init);
     const single = (name: string) => (typeof params[name] === 'string' ? (params[name] as string) : undefined);
     const explainable =

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '../../shared/audit/record.js';
@@ -26,31 +26,36 @@ export interface Answer {
 export class InProcessTokex {
   readonly #output: string[] = [];
   readonly #restore: (() => void)[] = [];
+  /** Audit records parsed so far, and how many bytes of the audit file they came from (a suite makes thousands). */
+  readonly #records: AuditRecord[] = [];
+  readonly #byCorrelation = new Map<string, AuditRecord>();
+  #parsedBytes = 0;
 
   private constructor(
     readonly tokex: Tokex,
     readonly dir: string,
+    /** The settings it was started with, as the environment would give them. */
+    readonly env: Record<string, string>,
   ) {}
 
   /** Starts with `policy` (YAML text), extra settings (as the environment would give them) and start options. */
   static async start(policy: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<InProcessTokex> {
     const dir = mkdtempSync(join(tmpdir(), 'tokex-core-'));
     writeFileSync(join(dir, 'policy.yaml'), policy);
-    const settings = loadSettings(
-      { TOKEX_POLICY: join(dir, 'policy.yaml'), TOKEX_LOCAL_DIR: join(dir, '.local'), TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'), ...env },
-      'local',
-    );
-    const core = new InProcessTokex(undefined as unknown as Tokex, dir);
+    const given = { TOKEX_POLICY: join(dir, 'policy.yaml'), TOKEX_LOCAL_DIR: join(dir, '.local'), TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'), ...env };
+    const settings = loadSettings(given, 'local');
+    const core = new InProcessTokex(undefined as unknown as Tokex, dir, given);
     core.#capture();
     (core as { tokex: Tokex }).tokex = await startTokex(settings, options);
     return core;
   }
 
   /** POST /token with these form parameters (a string[] value repeats the parameter). */
-  async exchange(params: Record<string, string | string[]>, contentType = 'application/x-www-form-urlencoded'): Promise<Answer> {
+  async exchange(params: Record<string, string | string[]>, init: { contentType?: string } = {}): Promise<Answer> {
     const form = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) form.append(k, one);
     const correlationId = randomUUID();
+    const contentType = init.contentType ?? 'application/x-www-form-urlencoded';
     const result = await exchangeToken(this.tokex, { contentType, body: Buffer.from(form.toString()), clientIp: '127.0.0.1', correlationId });
     return this.#answer(result, correlationId);
   }
@@ -62,11 +67,37 @@ export class InProcessTokex {
     return this.#answer(result, correlationId);
   }
 
+  /** The records in the audit file (every one is written there before its answer is returned). */
   auditRecords(): AuditRecord[] {
-    return readFileSync(join(this.dir, 'audit.jsonl'), 'utf8')
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as AuditRecord);
+    this.#readAudit();
+    return [...this.#records];
+  }
+
+  /** The (first) record with this correlation id. */
+  async auditFor(correlationId: string): Promise<AuditRecord> {
+    this.#readAudit();
+    const record = this.#byCorrelation.get(correlationId);
+    if (!record) throw new Error(`no audit record for ${correlationId}`);
+    return record;
+  }
+
+  /** Parses the audit file's complete lines past those already parsed. */
+  #readAudit(): void {
+    const fd = openSync(join(this.dir, 'audit.jsonl'), 'r');
+    try {
+      const unread = Buffer.alloc(fstatSync(fd).size - this.#parsedBytes);
+      const read = readSync(fd, unread, 0, unread.length, this.#parsedBytes);
+      const complete = unread.subarray(0, unread.subarray(0, read).lastIndexOf(0x0a) + 1);
+      this.#parsedBytes += complete.length;
+      for (const line of complete.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        const record = JSON.parse(line) as AuditRecord;
+        this.#records.push(record);
+        if (!this.#byCorrelation.has(record.correlationId)) this.#byCorrelation.set(record.correlationId, record);
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Everything written to stdout, stderr and the audit file so far. */
@@ -79,9 +110,8 @@ export class InProcessTokex {
     for (const restore of this.#restore.splice(0)) restore();
   }
 
-  #answer(result: HttpResult, correlationId: string): Answer {
-    const audit = this.auditRecords().find((r) => r.correlationId === correlationId);
-    if (!audit) throw new Error(`no audit record for ${correlationId}`);
+  async #answer(result: HttpResult, correlationId: string): Promise<Answer> {
+    const audit = await this.auditFor(correlationId);
     return { status: result.status, headers: new Headers(result.headers), body: result.body as Record<string, unknown>, audit };
   }
 

@@ -1,5 +1,5 @@
 /**
- * infra/ compiled by the real Bicep CLI (scripts/bicep.mjs: NuGet package, lint and build, warnings
+ * infra/ compiled by the real Bicep CLI (scripts/bicep.mjs: NuGet package, `bicep build`, which lints too; warnings
  * as errors), then the ARM template checked against the code: every setting the code needs in Azure is
  * set, every role its calls need is assigned at the narrowest scope (and nothing broader on the vault),
  * and the resources keep their hardening. host.json/package.json are checked as the host reads them.

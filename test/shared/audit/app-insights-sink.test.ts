@@ -1,34 +1,38 @@
 /**
  * When the Application Insights worker starts: not at startup, but once the first audit record has
- * been answered (or after the idle delay, or at shutdown). The built module, so its worker file
- * exists; the real SDK in that worker, exporting to the HTTPS ingestion fake.
+ * been answered (or after the idle delay, or on an error, or at shutdown), and that what waited is
+ * then delivered to it. The worker here is a stand-in that records what it is sent
+ * (recording-worker.mjs): the real one loads the SDK, a second or two of CPU per thread. The real SDK
+ * in the real worker, exporting to the ingestion fake, is tested through the server
+ * (app-insights.test.ts) and in the deployed package (test/deploy/package.test.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import type * as SinkModule from '../../../shared/audit/app-insights-sink.js';
+import { BroadcastChannel } from 'node:worker_threads';
+import { afterAll, describe, it } from 'vitest';
+import { type AppInsightsSink, appInsightsSink, type TelemetryMessage } from '../../../shared/audit/app-insights-sink.js';
 import type { AuditRecord } from '../../../shared/audit/record.js';
-import type * as LogModule from '../../../shared/log.js';
-import { FakeIngestion } from '../../fakes/app-insights-ingestion.js';
+import { log } from '../../../shared/log.js';
 
-const DIST = new URL('../../../dist/shared/', import.meta.url);
-let appInsightsSink: typeof SinkModule.appInsightsSink;
-let log: typeof LogModule.log;
 /**
- * One ingestion fake per test: a sink stays subscribed to the log after its test, so with a shared
- * fake another test's (ready) sink could deliver this test's diagnostic before this test's sink.
+ * Each sink reports to a channel of its own: a sink stays subscribed to the log after its test, so a
+ * shared one could get this test's diagnostic from another test's (ready) sink.
  */
-const ingestions: FakeIngestion[] = [];
-const newIngestion = async () => {
-  const ingestion = await FakeIngestion.start();
-  ingestions.push(ingestion);
-  return ingestion;
-};
-
-beforeAll(async () => {
-  ({ appInsightsSink } = (await import(new URL('audit/app-insights-sink.js', DIST).href)) as typeof SinkModule);
-  ({ log } = (await import(new URL('log.js', DIST).href)) as typeof LogModule);
+const channels: BroadcastChannel[] = [];
+afterAll(() => {
+  for (const channel of channels) channel.close();
 });
-afterAll(() => Promise.all(ingestions.map((i) => i.close())));
+
+/** A sink whose worker is the recording stand-in, and what that worker has been sent so far. */
+function recordingSink(idleStartMs: number): { sink: AppInsightsSink; sent: TelemetryMessage[] } {
+  const name = `recording-${randomUUID()}`;
+  const sent: TelemetryMessage[] = [];
+  const channel = new BroadcastChannel(name);
+  channel.onmessage = (event) => sent.push((event as MessageEvent).data as TelemetryMessage);
+  channels.push(channel);
+  const sink = appInsightsSink(name, { idleStartMs, workerModule: new URL('./recording-worker.mjs', import.meta.url) });
+  return { sink, sent };
+}
+const traced = (sent: TelemetryMessage[], message: string) => sent.some((m) => m.type === 'trace' && m.message === message);
 
 const record = (): AuditRecord => ({
   time: new Date().toISOString(),
@@ -42,15 +46,13 @@ const record = (): AuditRecord => ({
 async function until(condition: () => boolean, timeoutMs = 45_000): Promise<void> {
   for (const started = Date.now(); !condition(); ) {
     if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-// Side by side: each waits for its own worker thread to load the SDK and export (about 2 s).
 describe.concurrent('the worker thread', () => {
   it('stays idle through startup, starts once the first record has been answered, and delivers what waited', async ({ expect }) => {
-    const ingestion = await newIngestion();
-    const sink = appInsightsSink(ingestion.connectionString(), { idleStartMs: 600_000 });
+    const { sink, sent } = recordingSink(600_000);
     log.warn('a startup diagnostic, before any request');
     expect(sink.state).toBe('idle');
     const first = record();
@@ -59,25 +61,33 @@ describe.concurrent('the worker thread', () => {
     expect(sink.state).toBe('idle');
     await new Promise((r) => setImmediate(r));
     expect(sink.state).toBe('loading');
-    await until(() => ingestion.events().some((e) => e.data.baseData.properties?.correlationId === first.correlationId));
+    await until(() => sent.some((m) => m.type === 'event' && m.operationId === first.correlationId));
     expect(sink.state).toBe('ready');
-    expect(ingestion.traces().some((t) => t.data.baseData.message === 'a startup diagnostic, before any request')).toBe(true);
+    // In the order they came: the diagnostic from before the request first (the cases beside this
+    // one log too, and every sink hears them).
+    const names = sent.map((m) => (m.type === 'event' ? m.name : m.type === 'trace' ? m.message : m.type));
+    expect(names.filter((n) => n === 'a startup diagnostic, before any request' || n === 'TokenExchange')).toEqual([
+      'a startup diagnostic, before any request',
+      'TokenExchange',
+    ]);
+    // Once ready, straight through.
+    const second = record();
+    await sink.write(second);
+    await until(() => sent.some((m) => m.type === 'event' && m.operationId === second.correlationId));
     await sink.flush();
   });
 
   it('diagnostics alone start it after the idle delay', async ({ expect }) => {
-    const ingestion = await newIngestion();
-    const sink = appInsightsSink(ingestion.connectionString(), { idleStartMs: 100 });
+    const { sink, sent } = recordingSink(100);
     log.warn('only a diagnostic, no request');
     expect(sink.state).toBe('idle');
-    await until(() => ingestion.traces().some((t) => t.data.baseData.message === 'only a diagnostic, no request'));
+    await until(() => traced(sent, 'only a diagnostic, no request'));
     expect(sink.state).toBe('ready');
     await sink.flush();
   });
 
   it('flush with nothing sent returns at once and starts nothing', async ({ expect }) => {
-    const ingestion = await newIngestion();
-    const sink = appInsightsSink(ingestion.connectionString(), { idleStartMs: 600_000 });
+    const { sink } = recordingSink(600_000);
     await sink.flush();
     expect(sink.state).toBe('idle');
   });
@@ -85,15 +95,15 @@ describe.concurrent('the worker thread', () => {
 
 // After the concurrent block: an error starts every idle sink, which would disturb the cases above.
 it('an error diagnostic (a failed startup) starts it without waiting for a request', async ({ expect }) => {
-  const ingestion = await newIngestion();
-  const sink = appInsightsSink(ingestion.connectionString(), { idleStartMs: 600_000 });
+  const { sink, sent } = recordingSink(600_000);
   log.warn('a warning waits');
   await new Promise((r) => setImmediate(r));
   expect(sink.state).toBe('idle');
   log.error('tokex startup failed (stand-in)');
   await new Promise((r) => setImmediate(r));
   expect(sink.state).toBe('loading');
-  await until(() => ingestion.traces().some((t) => t.data.baseData.message === 'tokex startup failed (stand-in)'));
-  expect(ingestion.traces().some((t) => t.data.baseData.message === 'a warning waits')).toBe(true);
+  await until(() => traced(sent, 'tokex startup failed (stand-in)'));
+  expect(sink.state).toBe('ready');
+  expect(traced(sent, 'a warning waits')).toBe(true);
   await sink.flush();
 });
