@@ -4,7 +4,7 @@
  *
  *   node scripts/bicep.mjs restore              fetch the CLI into .cache/bicep/ (CI does this first)
  *   (TOKEX_BICEP_CACHE=DIR uses another cache folder)
- *   node scripts/bicep.mjs [--out FILE] [FILE]  restore if needed, then `bicep build` (which lints)
+ *   node scripts/bicep.mjs [--outdir DIR] [FILE...]  restore if needed, then build each file, which lints it
  *
  * The CLI comes from NuGet (package Azure.Bicep.CommandLine.<rid>) through `dotnet restore` of a
  * throwaway project with a PackageDownload item, so no host name is written here: the machine's NuGet
@@ -13,9 +13,9 @@
  * Linter rules are raised to error level in infra/bicepconfig.json; compiler warnings (BCPxxx) cannot be
  * raised there, so this script treats every "Warning" diagnostic as a failure as well.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -31,6 +31,10 @@ function runtimeId() {
   if (!os || !arch) throw new BicepError('BICEP_UNSUPPORTED_PLATFORM', `no Bicep CLI package for ${process.platform}-${process.arch}`);
   return `${os}-${arch}`;
 }
+
+// DOTNET_gcConcurrent=0: no background GC thread, which a run of a second or two never needs (a
+// tenth of the Bicep CLI's CPU, measured; the output is the same).
+const DOTNET_ENV = { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1', DOTNET_gcConcurrent: '0' };
 
 export class BicepError extends Error {
   /** @param {string} code @param {string} message */
@@ -54,9 +58,7 @@ function run(file, args, options = {}) {
         cwd: options.cwd ?? root,
         timeout: options.timeoutMs ?? 120_000,
         maxBuffer: 64 * 1024 * 1024,
-        // DOTNET_gcConcurrent=0: no background GC thread, which a run of a second or two never needs (a
-        // tenth of the Bicep CLI's CPU, measured; the output is the same).
-        env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1', DOTNET_gcConcurrent: '0' },
+        env: DOTNET_ENV,
       },
       (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, ...(error && { error }) }),
     );
@@ -109,53 +111,165 @@ export async function ensureBicep() {
   return binary;
 }
 
+/** @typedef {{ file: string, line: number, column: number, level: string, code: string, message: string }} Diagnostic */
+/** @typedef {{ file: string, template?: Record<string, unknown>, diagnostics: Diagnostic[], error?: BicepError }} BuildResult */
+
 /**
- * One diagnostic line of the Bicep CLI: `path(line,col) : Level code: message [link]`.
- * @typedef {{ file: string, line: number, column: number, level: string, code: string, message: string }} Diagnostic
- * @param {string} text @returns {Diagnostic[]}
+ * The Bicep CLI in JSON-RPC mode (`bicep jsonrpc --stdio`, as editors and the Bicep SDKs drive it):
+ * one process compiles any number of files, where `bicep build` would start .NET (a second of CPU)
+ * for each. Messages are framed with a Content-Length header, as in LSP. Any failure of the process
+ * (it cannot start, exits, or takes longer than `timeoutMs` in all) rejects every call still waiting.
+ * @param {string} bicep @param {number} timeoutMs
  */
-export function parseDiagnostics(text) {
-  const found = [];
-  for (const m of text.matchAll(/^(.+)\((\d+),(\d+)\) : (Error|Warning|Info) ([\w-]+): (.*)$/gm)) {
-    found.push({ file: m[1], line: Number(m[2]), column: Number(m[3]), level: m[4], code: m[5], message: m[6] });
-  }
-  return found;
+function startRpc(bicep, timeoutMs) {
+  const child = spawn(bicep, ['jsonrpc', '--stdio'], { cwd: root, env: DOTNET_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+  /** @type {Map<number, { resolve: (result: any) => void, reject: (error: Error) => void }>} */
+  const waiting = new Map();
+  let nextId = 0;
+  let received = Buffer.alloc(0);
+  let stderr = '';
+  let ended;
+  const fail = (/** @type {string} */ why) => {
+    ended ??= new BicepError('BICEP_FAILED', `bicep jsonrpc ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
+    for (const { reject } of waiting.values()) reject(ended);
+    waiting.clear();
+  };
+  const timer = setTimeout(() => {
+    fail(`took more than ${timeoutMs / 1000} s`);
+    child.kill();
+  }, timeoutMs);
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  child.on('error', (error) => fail(`could not be started (${error.message})`));
+  child.on('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`})`));
+  child.stdin.on('error', () => {}); // a process that died: its exit says so
+  child.stdout.on('data', (chunk) => {
+    received = Buffer.concat([received, chunk]);
+    for (;;) {
+      const headerEnd = received.indexOf('\r\n\r\n');
+      if (headerEnd < 0) return;
+      const length = Number(/^Content-Length: *(\d+)\s*$/im.exec(received.subarray(0, headerEnd).toString('ascii'))?.[1]);
+      if (!Number.isSafeInteger(length)) return fail('sent a message without a Content-Length header');
+      if (received.length < headerEnd + 4 + length) return;
+      const message = JSON.parse(received.subarray(headerEnd + 4, headerEnd + 4 + length).toString('utf8'));
+      received = received.subarray(headerEnd + 4 + length);
+      const call = waiting.get(message.id);
+      waiting.delete(message.id);
+      if (message.error) call?.reject(new BicepError('BICEP_FAILED', String(message.error.message)));
+      else call?.resolve(message.result);
+    }
+  });
+  return {
+    /** @param {string} method @param {Record<string, unknown>} params @returns {Promise<any>} */
+    call(method, params) {
+      if (ended) return Promise.reject(ended);
+      return new Promise((resolve, reject) => {
+        const id = ++nextId;
+        waiting.set(id, { resolve, reject });
+        const body = JSON.stringify({ jsonrpc: '2.0', id, method, params });
+        child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+    },
+    close() {
+      clearTimeout(timer);
+      ended ??= new BicepError('BICEP_FAILED', 'bicep jsonrpc closed');
+      child.removeAllListeners('exit');
+      child.kill();
+      // Whatever it started and left holding the pipes must not keep this process alive.
+      for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
+      child.unref();
+    },
+  };
 }
 
 /**
- * Builds `file`, which lints it: `bicep lint` is `bicep build` without the output. Both make the same
- * compilation and print all its diagnostics, the linter's among them (Bicep's LintCommand and
- * BuildCommand), so running both would only start the .NET CLI twice. Resolves to the ARM template,
- * or rejects with every diagnostic when there is an error or a warning (or the CLI fails without one).
- * @param {string} file @returns {Promise<{ template: Record<string, unknown>, diagnostics: Diagnostic[] }>}
+ * Builds each file, which lints it. `bicep/compile` makes the compilation `bicep build` and
+ * `bicep lint` make, returns all its diagnostics (every file involved, the linter's among them) and
+ * the template from the same emitter (Bicep's CliJsonRpcServer.cs). A file fails on any error or
+ * warning, or when no template comes out; the others are built all the same.
+ * @param {string[]} files @returns {Promise<BuildResult[]>}
  */
-export async function buildAndLint(file) {
-  const bicep = await ensureBicep();
-  const build = await run(bicep, ['build', file, '--stdout']);
-  const diagnostics = parseDiagnostics(build.stderr);
-  const failing = diagnostics.filter((d) => d.level !== 'Info');
-  if (failing.length > 0) {
-    throw new BicepError(
-      'BICEP_DIAGNOSTICS',
-      `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map((d) => `${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}`).join('\n')}`,
-    );
+export async function buildAndLint(files) {
+  const rpc = startRpc(await ensureBicep(), 120_000);
+  try {
+    const results = [];
+    for (const file of files.map((f) => resolve(f))) {
+      let response;
+      try {
+        response = await rpc.call('bicep/compile', { path: file });
+      } catch (error) {
+        if (!(error instanceof BicepError)) throw error;
+        results.push({ file, diagnostics: [], error: new BicepError(error.code, `bicep ${BICEP_VERSION} cannot build ${file}: ${error.message}`) });
+        continue;
+      }
+      const { success, diagnostics: found, contents } = response;
+      /** @type {Diagnostic[]} */
+      const diagnostics = found.map((/** @type {any} */ d) => ({
+        file: d.source,
+        line: d.range.start.line + 1,
+        column: d.range.start.char + 1,
+        level: d.level,
+        code: d.code,
+        message: d.message,
+      }));
+      const failing = diagnostics.filter((d) => d.level === 'Error' || d.level === 'Warning');
+      const error =
+        failing.length > 0
+          ? new BicepError(
+              'BICEP_DIAGNOSTICS',
+              `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map(formatDiagnostic).join('\n')}`,
+            )
+          : !success || typeof contents !== 'string'
+            ? new BicepError('BICEP_FAILED', `bicep ${BICEP_VERSION} made no template of ${file}`)
+            : undefined;
+      results.push({ file, diagnostics, ...(error ? { error } : { template: JSON.parse(contents) }) });
+    }
+    return results;
+  } finally {
+    rpc.close();
   }
-  if (build.code !== 0) throw new BicepError('BICEP_FAILED', `bicep build exited ${build.code}: ${build.stderr.trim()}`);
-  return { template: JSON.parse(build.stdout), diagnostics };
 }
+
+/** As the Bicep CLI prints a diagnostic: `path(line,col) : Level code: message`. @param {Diagnostic} d */
+export const formatDiagnostic = (d) => `${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}`;
+
+const USAGE = `Usage:
+  node scripts/bicep.mjs [--outdir DIR] [FILE...]   build and lint (default: infra/main.bicep); exit 1 on any error or warning
+  node scripts/bicep.mjs restore                    fetch the pinned Bicep CLI into .cache/bicep/
+Options:
+  --outdir DIR  write each file's ARM template to DIR/<name>.json
+  -h, --help    print this
+`;
 
 async function main(argv) {
   if (argv[0] === 'restore') {
     process.stdout.write(`${await ensureBicep()}\n`);
     return;
   }
-  const { values, positionals } = parseArgs({ args: argv, options: { out: { type: 'string' } }, allowPositionals: true });
-  const out = values.out;
-  const file = resolve(positionals[0] ?? join(root, 'infra', 'main.bicep'));
-  const { template, diagnostics } = await buildAndLint(file);
-  if (out) writeFileSync(out, `${JSON.stringify(template, null, 2)}\n`);
-  for (const d of diagnostics) process.stderr.write(`${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}\n`);
-  process.stdout.write(`bicep ${BICEP_VERSION}: ${file} builds and lints with no errors or warnings${out ? ` (ARM template: ${out})` : ''}\n`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { outdir: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  } catch (error) {
+    process.stderr.write(`${error.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const files = positionals.length > 0 ? positionals : [join(root, 'infra', 'main.bicep')];
+  for (const { file, template, diagnostics, error } of await buildAndLint(files)) {
+    if (error) {
+      process.stderr.write(`${error.code}: ${error.message}\n`);
+      process.exitCode = 1;
+      continue;
+    }
+    const out = values.outdir === undefined ? undefined : join(resolve(values.outdir), `${basename(file, '.bicep')}.json`);
+    if (out) writeFileSync(out, `${JSON.stringify(template, null, 2)}\n`);
+    for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    process.stdout.write(`bicep ${BICEP_VERSION}: ${file} builds and lints with no errors or warnings${out ? ` (ARM template: ${out})` : ''}\n`);
+  }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

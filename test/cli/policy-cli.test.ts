@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/local-host.js';
+import { CLI, placeDevIssuerKey } from '../helpers/local-host.js';
 
 let dir: string;
 /** Runs the CLI without blocking, so the cases below run side by side. */
@@ -23,6 +23,8 @@ const run = (...args: string[]) =>
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tokex-cli-'));
+  // The dev-token runs below run side by side: each would make the missing key.
+  placeDevIssuerKey(join(dir, '.local'));
   writeFileSync(
     join(dir, 'policy.yaml'),
     `rules:

@@ -16,6 +16,16 @@ export {
   TOKEN_TYPE_JWT as JWT_TYPE,
 } from '../../shared/protocol.js';
 
+/**
+ * Puts the dev issuer's key file in `localDir` (TOKEX_LOCAL_DIR), from the fakes' keys: `tokex serve`
+ * and `tokex dev-token` otherwise make one on first use, up to half a second of CPU for an RSA key.
+ */
+export function placeDevIssuerKey(localDir: string): void {
+  mkdirSync(localDir, { recursive: true, mode: 0o700 });
+  const jwk = rsaKeyPair().privateKey.export({ format: 'jwk' });
+  writeFileSync(join(localDir, 'dev-issuer-key.json'), `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
+}
+
 /** The built `tokex serve`, running as a child process in a scratch folder, with its output captured. */
 export class LocalTokex {
   stdout = '';
@@ -36,9 +46,8 @@ export class LocalTokex {
 
   /**
    * Starts `tokex serve` with `policy` (YAML text) and extra settings; resolves once it listens.
-   * The dev issuer's key file is put in place first, from the fakes' keys (an RSA key takes the
-   * server up to half a second of CPU to make); `generateDevKey` leaves that to the server, as on a
-   * developer's first `npm start`.
+   * The dev issuer's key file is put in place first (placeDevIssuerKey); `generateDevKey` leaves that
+   * to the server, as on a developer's first `npm start`.
    */
   static async start(policy: string, env: Record<string, string> = {}, options: { generateDevKey?: boolean } = {}): Promise<LocalTokex> {
     const dir = mkdtempSync(join(tmpdir(), 'tokex-test-'));
@@ -51,11 +60,7 @@ export class LocalTokex {
       TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'),
       ...env,
     };
-    if (!options.generateDevKey) {
-      mkdirSync(settings.TOKEX_LOCAL_DIR, { recursive: true, mode: 0o700 });
-      const jwk = rsaKeyPair().privateKey.export({ format: 'jwk' });
-      writeFileSync(join(settings.TOKEX_LOCAL_DIR, 'dev-issuer-key.json'), `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
-    }
+    if (!options.generateDevKey) placeDevIssuerKey(settings.TOKEX_LOCAL_DIR);
     const child = spawn(process.execPath, [CLI, 'serve'], { cwd: dir, env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
     const host = new LocalTokex(child, `http://127.0.0.1:${port}`, dir, settings);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => host.#read(d));
