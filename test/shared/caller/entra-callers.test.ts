@@ -1,23 +1,25 @@
+/**
+ * Entra ID callers, as each of the four workflows' tokens come from Entra, validated by the core (in
+ * this process) with the keys it finds by OIDC discovery at the Entra fake.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_CLIENT_ID, CLIENT_APP_ID, entraPolicy, FakeEntra, MI_CLIENT_ID, TENANT_A, TENANT_B, TENANT_C } from '../fakes/entra.js';
-import { exchangeForm, LocalTokex } from '../helpers/local-host.js';
+import { API_CLIENT_ID, CLIENT_APP_ID, entraPolicy, FakeEntra, MI_CLIENT_ID, TENANT_A, TENANT_B, TENANT_C } from '../../fakes/entra.js';
+import { InProcessTokex } from '../../helpers/in-process.js';
+import { exchangeForm } from '../../helpers/local-host.js';
 
 let entra: FakeEntra;
-let tokex: LocalTokex;
+let tokex: InProcessTokex;
 beforeAll(async () => {
   entra = await FakeEntra.start();
   // Keys found by OIDC discovery, as in production: v2, v1 (sts) and the multi-tenant `common` document.
-  tokex = await LocalTokex.start(entraPolicy(entra, { discovery: true }));
+  tokex = await InProcessTokex.start(entraPolicy(entra, { discovery: true }));
 });
 afterAll(async () => {
   await tokex?.stop();
   await entra?.close();
 });
 
-async function exchange(subject: string, audience = 'https://workspace.internal') {
-  const res = await tokex.exchange(exchangeForm(subject, { audience }));
-  return { ...res, audit: await tokex.auditFor(res.headers.get('x-correlation-id')!) };
-}
+const exchange = (subject: string, audience = 'https://workspace.internal') => tokex.exchange(exchangeForm(subject, { audience }));
 
 describe('the four caller workflows, as Entra shapes their tokens', () => {
   it('a service principal (client credentials, v2) is an app caller identified by tid+oid', async () => {
