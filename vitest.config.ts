@@ -3,12 +3,11 @@ import { startingWith } from './test/sequencer.js';
 
 /**
  * Files that leave something process-wide behind, so each runs in a fresh process: the Azure SDKs
- * cache per process (managed-identity source and endpoint, see the reference notes), and these set
- * process.env or start the core in-process with Key Vault or Application Insights (timers, log
- * listeners, worker threads).
+ * cache per process (managed-identity source and endpoint, see the reference notes), and these start
+ * the core in-process with Key Vault, or leave log listeners and worker threads running (the App
+ * Insights sink's tests).
  */
 const ISOLATED = [
-  'test/deploy/package.test.ts',
   'test/shared/grants/downstream.integration.test.ts',
   'test/shared/grants/on-behalf-of.integration.test.ts',
   'test/shared/audit/app-insights-sink.test.ts',

@@ -2,9 +2,9 @@
 /**
  * Compiles and lints infra/main.bicep with the real Bicep CLI, failing on any error or warning.
  *
- *   node scripts/bicep.mjs restore              fetch the CLI into .cache/bicep/ (CI does this first)
- *   (TOKEX_BICEP_CACHE=DIR uses another cache folder)
+ *   node scripts/bicep.mjs restore                   fetch the CLI into .cache/bicep/ (CI does this first)
  *   node scripts/bicep.mjs [--outdir DIR] [FILE...]  restore if needed, then build each file, which lints it
+ *   (TOKEX_BICEP_CACHE=DIR uses another cache folder; TOKEX_BICEP_TIMEOUT_MS limits a run)
  *
  * The CLI comes from NuGet (package Azure.Bicep.CommandLine.<rid>) through `dotnet restore` of a
  * throwaway project with a PackageDownload item, so no host name is written here: the machine's NuGet
@@ -31,6 +31,9 @@ function runtimeId() {
   if (!os || !arch) throw new BicepError('BICEP_UNSUPPORTED_PLATFORM', `no Bicep CLI package for ${process.platform}-${process.arch}`);
   return `${os}-${arch}`;
 }
+
+/** How long one run of the Bicep CLI may take in all (TOKEX_BICEP_TIMEOUT_MS; tests shorten it). */
+const TIMEOUT_MS = Number(process.env.TOKEX_BICEP_TIMEOUT_MS) > 0 ? Number(process.env.TOKEX_BICEP_TIMEOUT_MS) : 120_000;
 
 // DOTNET_gcConcurrent=0: no background GC thread, which a run of a second or two never needs (a
 // tenth of the Bicep CLI's CPU, measured; the output is the same).
@@ -140,7 +143,8 @@ function startRpc(bicep, timeoutMs) {
   }, timeoutMs);
   child.stderr.on('data', (chunk) => (stderr += chunk));
   child.on('error', (error) => fail(`could not be started (${error.message})`));
-  child.on('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`})`));
+  // 'close', not 'exit': what it wrote before exiting is read first.
+  child.on('close', (code, signal) => fail(`exited (${signal ?? `code ${code}`})`));
   child.stdin.on('error', () => {}); // a process that died: its exit says so
   child.stdout.on('data', (chunk) => {
     received = Buffer.concat([received, chunk]);
@@ -150,8 +154,15 @@ function startRpc(bicep, timeoutMs) {
       const length = Number(/^Content-Length: *(\d+)\s*$/im.exec(received.subarray(0, headerEnd).toString('ascii'))?.[1]);
       if (!Number.isSafeInteger(length)) return fail('sent a message without a Content-Length header');
       if (received.length < headerEnd + 4 + length) return;
-      const message = JSON.parse(received.subarray(headerEnd + 4, headerEnd + 4 + length).toString('utf8'));
+      let message;
+      try {
+        message = JSON.parse(received.subarray(headerEnd + 4, headerEnd + 4 + length).toString('utf8'));
+      } catch {
+        return fail('sent a message that is not JSON');
+      }
       received = received.subarray(headerEnd + 4 + length);
+      // An error about no request in particular (id null) is about all of them.
+      if (message.error && message.id === null) return fail(`answered with an error: ${message.error.message}`);
       const call = waiting.get(message.id);
       waiting.delete(message.id);
       if (message.error) call?.reject(new BicepError('BICEP_FAILED', String(message.error.message)));
@@ -172,7 +183,7 @@ function startRpc(bicep, timeoutMs) {
     close() {
       clearTimeout(timer);
       ended ??= new BicepError('BICEP_FAILED', 'bicep jsonrpc closed');
-      child.removeAllListeners('exit');
+      child.removeAllListeners('close');
       child.kill();
       // Whatever it started and left holding the pipes must not keep this process alive.
       for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
@@ -186,10 +197,10 @@ function startRpc(bicep, timeoutMs) {
  * `bicep lint` make, returns all its diagnostics (every file involved, the linter's among them) and
  * the template from the same emitter (Bicep's CliJsonRpcServer.cs). A file fails on any error or
  * warning, or when no template comes out; the others are built all the same.
- * @param {string[]} files @returns {Promise<BuildResult[]>}
+ * @param {string[]} files @param {{ timeoutMs?: number }} [options] @returns {Promise<BuildResult[]>}
  */
-export async function buildAndLint(files) {
-  const rpc = startRpc(await ensureBicep(), 120_000);
+export async function buildAndLint(files, { timeoutMs = TIMEOUT_MS } = {}) {
+  const rpc = startRpc(await ensureBicep(), timeoutMs);
   try {
     const results = [];
     for (const file of files.map((f) => resolve(f))) {
@@ -201,7 +212,11 @@ export async function buildAndLint(files) {
         results.push({ file, diagnostics: [], error: new BicepError(error.code, `bicep ${BICEP_VERSION} cannot build ${file}: ${error.message}`) });
         continue;
       }
-      const { success, diagnostics: found, contents } = response;
+      const { success, diagnostics: found, contents } = response ?? {};
+      if (typeof success !== 'boolean' || !Array.isArray(found)) {
+        results.push({ file, diagnostics: [], error: new BicepError('BICEP_FAILED', `bicep ${BICEP_VERSION} gave an answer without a result for ${file}`) });
+        continue;
+      }
       /** @type {Diagnostic[]} */
       const diagnostics = found.map((/** @type {any} */ d) => ({
         file: d.source,
@@ -236,8 +251,9 @@ const USAGE = `Usage:
   node scripts/bicep.mjs [--outdir DIR] [FILE...]   build and lint (default: infra/main.bicep); exit 1 on any error or warning
   node scripts/bicep.mjs restore                    fetch the pinned Bicep CLI into .cache/bicep/
 Options:
-  --outdir DIR  write each file's ARM template to DIR/<name>.json
+  --outdir DIR  write each file's ARM template to DIR/<name>.json (made if missing)
   -h, --help    print this
+Exit 2 on a usage error. TOKEX_BICEP_CACHE moves the cache; TOKEX_BICEP_TIMEOUT_MS limits a run (default 120000).
 `;
 
 async function main(argv) {
@@ -259,6 +275,14 @@ async function main(argv) {
     return;
   }
   const files = positionals.length > 0 ? positionals : [join(root, 'infra', 'main.bicep')];
+  const names = files.map((f) => basename(f, '.bicep'));
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (values.outdir !== undefined && twice !== undefined) {
+    process.stderr.write(`--outdir: two files would both write ${twice}.json\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (values.outdir !== undefined) mkdirSync(values.outdir, { recursive: true });
   for (const { file, template, diagnostics, error } of await buildAndLint(files)) {
     if (error) {
       process.stderr.write(`${error.code}: ${error.message}\n`);

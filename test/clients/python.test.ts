@@ -59,7 +59,11 @@ beforeAll(async () => {
     [
       'from importlib.util import find_spec',
       'from importlib.metadata import version',
-      'missing = [m for m in ("azure.core", "azure.identity", "azure.keyvault.secrets", "azure.ai.ml", "aiohttp", "pytest", "setuptools", "pip") if not find_spec(m)]',
+      // find_spec of a dotted name raises when a parent package is missing.
+      'def found(m):',
+      '    try: return find_spec(m) is not None',
+      '    except ModuleNotFoundError: return False',
+      'missing = [m for m in ("azure.core", "azure.identity", "azure.keyvault.secrets", "azure.ai.ml", "aiohttp", "pytest", "setuptools", "pip") if not found(m)]',
       'assert not missing, f"not installed: {missing}"',
       'print(", ".join(f"{p} {version(p)}" for p in ("azure-core", "azure-identity", "azure-keyvault-secrets", "azure-ai-ml")))',
     ].join('\n'),

@@ -85,7 +85,14 @@ export class InProcessTokex {
   #readAudit(): void {
     const fd = openSync(join(this.dir, 'audit.jsonl'), 'r');
     try {
-      const unread = Buffer.alloc(fstatSync(fd).size - this.#parsedBytes);
+      const size = fstatSync(fd).size;
+      // Cut short (someone truncated it): what it holds now is all there is.
+      if (size < this.#parsedBytes) {
+        this.#records.length = 0;
+        this.#byCorrelation.clear();
+        this.#parsedBytes = 0;
+      }
+      const unread = Buffer.alloc(size - this.#parsedBytes);
       const read = readSync(fd, unread, 0, unread.length, this.#parsedBytes);
       const complete = unread.subarray(0, unread.subarray(0, read).lastIndexOf(0x0a) + 1);
       this.#parsedBytes += complete.length;
