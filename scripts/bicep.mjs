@@ -3,7 +3,7 @@
  * Compiles and lints infra/main.bicep with the real Bicep CLI, failing on any error or warning.
  *
  *   node scripts/bicep.mjs restore                   fetch the CLI into .cache/bicep/ (CI does this first)
- *   node scripts/bicep.mjs [--outdir DIR] [FILE...]  restore if needed, then build each file, which lints it
+ *   node scripts/bicep.mjs [--outdir DIR] [FILE...]  restore if needed, then `bicep build` and `bicep lint` each file
  *   (TOKEX_BICEP_CACHE=DIR uses another cache folder; TOKEX_BICEP_TIMEOUT_MS limits a run)
  *
  * The CLI comes from NuGet (package Azure.Bicep.CommandLine.<rid>) through `dotnet restore` of a
@@ -13,7 +13,7 @@
  * Linter rules are raised to error level in infra/bicepconfig.json; compiler warnings (BCPxxx) cannot be
  * raised there, so this script treats every "Warning" diagnostic as a failure as well.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,130 +118,60 @@ export async function ensureBicep() {
 /** @typedef {{ file: string, template?: Record<string, unknown>, diagnostics: Diagnostic[], error?: BicepError }} BuildResult */
 
 /**
- * The Bicep CLI in JSON-RPC mode (`bicep jsonrpc --stdio`, as editors and the Bicep SDKs drive it):
- * one process compiles any number of files, where `bicep build` would start .NET (a second of CPU)
- * for each. Messages are framed with a Content-Length header, as in LSP. Any failure of the process
- * (it cannot start, exits, or takes longer than `timeoutMs` in all) rejects every call still waiting.
- * @param {string} bicep @param {number} timeoutMs
+ * The diagnostic lines of the Bicep CLI: `path(line,col) : Level code: message [link]`.
+ * @param {string} text @returns {Diagnostic[]}
  */
-function startRpc(bicep, timeoutMs) {
-  const child = spawn(bicep, ['jsonrpc', '--stdio'], { cwd: root, env: DOTNET_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
-  /** @type {Map<number, { resolve: (result: any) => void, reject: (error: Error) => void }>} */
-  const waiting = new Map();
-  let nextId = 0;
-  let received = Buffer.alloc(0);
-  let stderr = '';
-  let ended;
-  const fail = (/** @type {string} */ why) => {
-    ended ??= new BicepError('BICEP_FAILED', `bicep jsonrpc ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
-    for (const { reject } of waiting.values()) reject(ended);
-    waiting.clear();
-  };
-  const timer = setTimeout(() => {
-    fail(`took more than ${timeoutMs / 1000} s`);
-    child.kill();
-  }, timeoutMs);
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  child.on('error', (error) => fail(`could not be started (${error.message})`));
-  // 'close', not 'exit': what it wrote before exiting is read first.
-  child.on('close', (code, signal) => fail(`exited (${signal ?? `code ${code}`})`));
-  child.stdin.on('error', () => {}); // a process that died: its exit says so
-  child.stdout.on('data', (chunk) => {
-    received = Buffer.concat([received, chunk]);
-    for (;;) {
-      const headerEnd = received.indexOf('\r\n\r\n');
-      if (headerEnd < 0) return;
-      const length = Number(/^Content-Length: *(\d+)\s*$/im.exec(received.subarray(0, headerEnd).toString('ascii'))?.[1]);
-      if (!Number.isSafeInteger(length)) return fail('sent a message without a Content-Length header');
-      if (received.length < headerEnd + 4 + length) return;
-      let message;
-      try {
-        message = JSON.parse(received.subarray(headerEnd + 4, headerEnd + 4 + length).toString('utf8'));
-      } catch {
-        return fail('sent a message that is not JSON');
-      }
-      received = received.subarray(headerEnd + 4 + length);
-      // An error about no request in particular (id null) is about all of them.
-      if (message.error && message.id === null) return fail(`answered with an error: ${message.error.message}`);
-      const call = waiting.get(message.id);
-      waiting.delete(message.id);
-      if (message.error) call?.reject(new BicepError('BICEP_FAILED', String(message.error.message)));
-      else call?.resolve(message.result);
-    }
-  });
-  return {
-    /** @param {string} method @param {Record<string, unknown>} params @returns {Promise<any>} */
-    call(method, params) {
-      if (ended) return Promise.reject(ended);
-      return new Promise((resolve, reject) => {
-        const id = ++nextId;
-        waiting.set(id, { resolve, reject });
-        const body = JSON.stringify({ jsonrpc: '2.0', id, method, params });
-        child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      });
-    },
-    close() {
-      clearTimeout(timer);
-      ended ??= new BicepError('BICEP_FAILED', 'bicep jsonrpc closed');
-      child.removeAllListeners('close');
-      child.kill();
-      // Whatever it started and left holding the pipes must not keep this process alive.
-      for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
-      child.unref();
-    },
-  };
+export function parseDiagnostics(text) {
+  const found = [];
+  for (const m of text.matchAll(/^(.+)\((\d+),(\d+)\) : (Error|Warning|Info) ([\w-]+): (.*)$/gm)) {
+    found.push({ file: m[1], line: Number(m[2]), column: Number(m[3]), level: m[4], code: m[5], message: m[6] });
+  }
+  return found;
+}
+
+/** Why a run of the CLI gave no answer, in one line; undefined when it ran to its end. */
+function failureOf(/** @type {string} */ command, /** @type {Awaited<ReturnType<typeof run>>} */ result, /** @type {number} */ timeoutMs) {
+  if (!result.error) return undefined;
+  if (result.error.killed) return `${command} took more than ${timeoutMs / 1000} s`;
+  if (typeof result.error.code === 'string') return `${command} could not be started (${result.error.code})`;
+  const said = result.stderr.trim().replace(/\s*\n\s*/g, ' ');
+  return `${command} exited ${result.code}${said ? `: ${said}` : ''}`;
 }
 
 /**
- * Builds each file, which lints it. `bicep/compile` makes the compilation `bicep build` and
- * `bicep lint` make, returns all its diagnostics (every file involved, the linter's among them) and
- * the template from the same emitter (Bicep's CliJsonRpcServer.cs). A file fails on any error or
- * warning, or when no template comes out; the others are built all the same.
+ * Builds and lints each file with `bicep build` and `bicep lint`, side by side (both print the same
+ * compilation's diagnostics; issue 10 asks for both commands). A file fails on any error or warning
+ * either reports, when either command fails without one, or when the build gives no template; the
+ * others are built all the same.
  * @param {string[]} files @param {{ timeoutMs?: number }} [options] @returns {Promise<BuildResult[]>}
  */
 export async function buildAndLint(files, { timeoutMs = TIMEOUT_MS } = {}) {
-  const rpc = startRpc(await ensureBicep(), timeoutMs);
-  try {
-    const results = [];
-    for (const file of files.map((f) => resolve(f))) {
-      let response;
+  const bicep = await ensureBicep();
+  return Promise.all(
+    files.map(async (f) => {
+      const file = resolve(f);
+      const [lint, build] = await Promise.all([run(bicep, ['lint', file], { timeoutMs }), run(bicep, ['build', file, '--stdout'], { timeoutMs })]);
+      const all = [...parseDiagnostics(lint.stdout + lint.stderr), ...parseDiagnostics(build.stderr)];
+      const diagnostics = [...new Map(all.map((d) => [`${d.file}:${d.line}:${d.column}:${d.code}`, d])).values()];
+      const failing = diagnostics.filter((d) => d.level !== 'Info');
+      if (failing.length > 0) {
+        const message = `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map(formatDiagnostic).join('\n')}`;
+        return { file, diagnostics, error: new BicepError('BICEP_DIAGNOSTICS', message) };
+      }
+      const failure = failureOf('bicep lint', lint, timeoutMs) ?? failureOf('bicep build', build, timeoutMs);
+      const cannot = (/** @type {string} */ why) => ({
+        file,
+        diagnostics,
+        error: new BicepError('BICEP_FAILED', `bicep ${BICEP_VERSION} cannot build ${file}: ${why}`),
+      });
+      if (failure) return cannot(failure);
       try {
-        response = await rpc.call('bicep/compile', { path: file });
-      } catch (error) {
-        if (!(error instanceof BicepError)) throw error;
-        results.push({ file, diagnostics: [], error: new BicepError(error.code, `bicep ${BICEP_VERSION} cannot build ${file}: ${error.message}`) });
-        continue;
+        return { file, diagnostics, template: JSON.parse(build.stdout) };
+      } catch {
+        return cannot('bicep build printed no template');
       }
-      const { success, diagnostics: found, contents } = response ?? {};
-      if (typeof success !== 'boolean' || !Array.isArray(found)) {
-        results.push({ file, diagnostics: [], error: new BicepError('BICEP_FAILED', `bicep ${BICEP_VERSION} gave an answer without a result for ${file}`) });
-        continue;
-      }
-      /** @type {Diagnostic[]} */
-      const diagnostics = found.map((/** @type {any} */ d) => ({
-        file: d.source,
-        line: d.range.start.line + 1,
-        column: d.range.start.char + 1,
-        level: d.level,
-        code: d.code,
-        message: d.message,
-      }));
-      const failing = diagnostics.filter((d) => d.level === 'Error' || d.level === 'Warning');
-      const error =
-        failing.length > 0
-          ? new BicepError(
-              'BICEP_DIAGNOSTICS',
-              `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map(formatDiagnostic).join('\n')}`,
-            )
-          : !success || typeof contents !== 'string'
-            ? new BicepError('BICEP_FAILED', `bicep ${BICEP_VERSION} made no template of ${file}`)
-            : undefined;
-      results.push({ file, diagnostics, ...(error ? { error } : { template: JSON.parse(contents) }) });
-    }
-    return results;
-  } finally {
-    rpc.close();
-  }
+    }),
+  );
 }
 
 /** As the Bicep CLI prints a diagnostic: `path(line,col) : Level code: message`. @param {Diagnostic} d */

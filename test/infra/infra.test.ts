@@ -1,9 +1,8 @@
 /**
- * infra/ compiled by the real Bicep CLI (scripts/bicep.mjs: the NuGet package, building in one
- * `bicep jsonrpc` process, which lints too; warnings as errors), then the ARM template checked
- * against the code: every setting the code needs in Azure is set, every role its calls need is
- * assigned at the narrowest scope (and nothing broader on the vault), and the resources keep their
- * hardening. host.json/package.json are checked as the host reads them.
+ * infra/ compiled by the real Bicep CLI (scripts/bicep.mjs: the NuGet package, `bicep build` and
+ * `bicep lint`, warnings as errors), then the ARM template checked against the code: every setting
+ * the code needs in Azure is set, every role its calls need is assigned at the narrowest scope (and
+ * nothing broader on the vault), and the resources keep their hardening. host.json/package.json are checked as the host reads them.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -100,7 +99,7 @@ resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
 }
 `;
 let bad: string;
-/** One run of the script for both files: one Bicep process (its start is most of the cost). */
+/** One run of the script for both files, built and linted side by side. */
 let built: { code: number; stdout: string; stderr: string };
 
 beforeAll(async () => {

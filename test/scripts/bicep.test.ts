@@ -1,8 +1,8 @@
 /**
  * What scripts/bicep.mjs says when the Bicep CLI cannot be had (the infra test then fails with this
  * message; it never skips), and when the CLI misbehaves. A fake `dotnet` on PATH stands in for an
- * unreachable NuGet; shell scripts in a cache folder stand in for the CLI in JSON-RPC mode (the real
- * one is run by test/infra/infra.test.ts).
+ * unreachable NuGet; shell scripts in a cache folder stand in for `bicep build` and `bicep lint` (the
+ * real CLI is run by test/infra/infra.test.ts).
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -54,21 +54,15 @@ exit 1
   });
 });
 
-/** A cache folder whose `bicep` is this shell script; the script answers JSON-RPC on stdout. */
-function standIn(script: string): string {
+/** A cache folder whose `bicep` is this shell script (mode 0o644: not executable). */
+function standIn(script: string, mode = 0o755): string {
   const cache = mkdtempSync(join(tmpdir(), 'tokex-bicep-standin-'));
   const tools = join(cache, 'packages', 'azure.bicep.commandline.linux-x64', '0.49.2', 'tools');
   mkdirSync(tools, { recursive: true });
   writeFileSync(join(tools, 'bicep'), `#!/bin/sh\n${script}\n`);
-  chmodSync(join(tools, 'bicep'), 0o755);
+  chmodSync(join(tools, 'bicep'), mode);
   return cache;
 }
-
-/** A JSON-RPC answer to the first request, framed as the CLI frames it. */
-const answer = (result: unknown) => {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result });
-  return `printf 'Content-Length: ${Buffer.byteLength(body)}\\r\\n\\r\\n%s' '${body}'`;
-};
 
 function build(cache: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -84,31 +78,27 @@ function build(cache: string, args: string[], env: Record<string, string> = {}):
 describe.concurrent('scripts/bicep.mjs with a Bicep CLI that misbehaves: one line naming the file, exit 1', () => {
   const file = join(root, 'infra/main.bicep');
 
-  it('a clean answer: the template written to --outdir (made if missing), exit 0', async ({ expect }) => {
+  it('a clean build and lint: the template written to --outdir (made if missing), exit 0', async ({ expect }) => {
     const outdir = join(mkdtempSync(join(tmpdir(), 'tokex-bicep-out-')), 'new');
-    const result = await build(standIn(`${answer({ success: true, diagnostics: [], contents: '{"resources":[]}' })}\nexec cat > /dev/null`), [
-      '--outdir',
-      outdir,
-      file,
-    ]);
+    const result = await build(standIn(`[ "$1" = build ] && printf '{"resources":[]}'; exit 0`), ['--outdir', outdir, file]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toBe(`bicep 0.49.2: ${file} builds and lints with no errors or warnings (ARM template: ${outdir}/main.json)\n`);
     expect(JSON.parse(readFileSync(join(outdir, 'main.json'), 'utf8'))).toEqual({ resources: [] });
   });
 
-  const cases: [string, string, RegExp, Record<string, string>?][] = [
-    ['exits', 'echo "out of memory" >&2; exit 3', /: bicep jsonrpc exited \(code 3\): out of memory$/],
-    ['never answers', 'exec sleep 60', /: bicep jsonrpc took more than 0\.3 s$/, { TOKEX_BICEP_TIMEOUT_MS: '300' }],
-    ['answers what is not JSON', "printf 'Content-Length: 5\\r\\n\\r\\nhello'; exec cat > /dev/null", /: bicep jsonrpc sent a message that is not JSON$/],
-    ['answers without a result', `${answer(null)}\nexec cat > /dev/null`, /: bicep 0\.49\.2 gave an answer without a result for .*main\.bicep$/],
+  const cases: [string, string, RegExp, { mode?: number; env?: Record<string, string> }?][] = [
+    ['exits with no diagnostic', 'echo "out of memory" >&2; exit 3', /: bicep lint exited 3: out of memory$/],
+    ['never ends', 'exec sleep 60', /: bicep lint took more than 0\.3 s$/, { env: { TOKEX_BICEP_TIMEOUT_MS: '300' } }],
+    ['cannot be started', 'exit 0', /: bicep lint could not be started \(EACCES\)$/, { mode: 0o644 }],
+    ['builds no template', `[ "$1" = build ] && echo 'not a template'; exit 0`, /: bicep build printed no template$/],
   ];
-  for (const [name, script, message, env] of cases) {
+  for (const [name, script, message, options] of cases) {
     it(name, async ({ expect }) => {
-      const result = await build(standIn(script), [file], env);
+      const result = await build(standIn(script, options?.mode), [file], options?.env);
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr.trim()).toMatch(new RegExp(`^BICEP_FAILED: (bicep 0\\.49\\.2 cannot build ${file}|bicep 0\\.49\\.2 gave)`));
+      expect(result.stderr.trim()).toMatch(new RegExp(`^BICEP_FAILED: bicep 0\\.49\\.2 cannot build ${file}: `));
       expect(result.stderr.trim()).toMatch(message);
     });
   }
