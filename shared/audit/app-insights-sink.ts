@@ -39,9 +39,9 @@ export interface AppInsightsSinkOptions {
  * Audit records as Application Insights custom events (`TokenExchange`, `CredentialRead`), and
  * diagnostics as traces. The SDK lives in a worker thread and is never waited for: until it is
  * ready, records wait in a bounded queue. The worker starts once the first audit record has been
- * answered (or an error is logged, or IDLE_START_MS after startup, or at shutdown), not during startup: a thread and
- * the SDK's modules cost some 40 ms of CPU plus 600 ms of loading, which on a one-core instance
- * would otherwise come out of the cold start's first exchange.
+ * answered (or an error is logged, or IDLE_START_MS after startup, or at shutdown), not during
+ * startup: a thread and the SDK's modules cost some 40 ms of CPU plus 600 ms of loading, which on a
+ * one-core instance would otherwise come out of the cold start's first exchange.
  */
 export function appInsightsSink(connectionString: string, options: AppInsightsSinkOptions = {}): AppInsightsSink {
   let worker: Worker | undefined;
