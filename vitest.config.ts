@@ -50,7 +50,7 @@ export default defineConfig({
     // custom sequencer would silently replace: then vitest's own, seeded.
     ...(!process.argv.some((arg) => arg.startsWith('--sequence.shuffle')) && { sequence: { sequencer: startingWith(LONG) } }),
     projects: [
-      // Each in a process of its own. Listed first, they start first (test/sequencer.ts).
+      // Each in a process of its own.
       { extends: true, test: { name: 'isolated', include: ISOLATED } },
       // The rest share their worker processes (a fork and the modules' loading per file cost more than
       // most files).
