@@ -129,6 +129,9 @@ export function parseDiagnostics(text) {
   return found;
 }
 
+/** Errors and warnings fail a file (compiler warnings cannot be raised to errors in bicepconfig.json). */
+const failing = (/** @type {Diagnostic} */ d) => d.level !== 'Info';
+
 /** Why a run of the CLI gave no answer, in one line; undefined when it ran to its end. */
 function failureOf(/** @type {string} */ command, /** @type {Awaited<ReturnType<typeof run>>} */ result, /** @type {number} */ timeoutMs) {
   if (!result.error) return undefined;
@@ -139,10 +142,10 @@ function failureOf(/** @type {string} */ command, /** @type {Awaited<ReturnType<
 }
 
 /**
- * Builds and lints each file with `bicep build` and `bicep lint`, side by side (both print the same
- * compilation's diagnostics; issue 10 asks for both commands). A file fails on any error or warning
- * either reports, when either command fails without one, or when the build gives no template; the
- * others are built all the same.
+ * Lints each file with `bicep lint`, then builds it with `bicep build` if the lint passed (issue 10
+ * asks for both commands; they print the same compilation's diagnostics, so a file the lint fails is
+ * not built). A file fails on any error or warning, when a command fails without one, or when the
+ * build gives no template. The files are checked side by side, each whatever the others give.
  * @param {string[]} files @param {{ timeoutMs?: number }} [options] @returns {Promise<BuildResult[]>}
  */
 export async function buildAndLint(files, { timeoutMs = TIMEOUT_MS } = {}) {
@@ -150,15 +153,18 @@ export async function buildAndLint(files, { timeoutMs = TIMEOUT_MS } = {}) {
   return Promise.all(
     files.map(async (f) => {
       const file = resolve(f);
-      const [lint, build] = await Promise.all([run(bicep, ['lint', file], { timeoutMs }), run(bicep, ['build', file, '--stdout'], { timeoutMs })]);
-      const all = [...parseDiagnostics(lint.stdout + lint.stderr), ...parseDiagnostics(build.stderr)];
+      const lint = await run(bicep, ['lint', file], { timeoutMs });
+      const linted = parseDiagnostics(lint.stdout + lint.stderr);
+      // A file the lint fails is not built: the build would report the same diagnostics again.
+      const build = lint.error || linted.some(failing) ? undefined : await run(bicep, ['build', file, '--stdout'], { timeoutMs });
+      const all = [...linted, ...parseDiagnostics(build?.stderr ?? '')];
       const diagnostics = [...new Map(all.map((d) => [`${d.file}:${d.line}:${d.column}:${d.code}`, d])).values()];
-      const failing = diagnostics.filter((d) => d.level !== 'Info');
-      if (failing.length > 0) {
-        const message = `bicep ${BICEP_VERSION} reports ${failing.length} problem(s) in ${file}:\n${failing.map(formatDiagnostic).join('\n')}`;
+      const problems = diagnostics.filter(failing);
+      if (problems.length > 0) {
+        const message = `bicep ${BICEP_VERSION} reports ${problems.length} problem(s) in ${file}:\n${problems.map(formatDiagnostic).join('\n')}`;
         return { file, diagnostics, error: new BicepError('BICEP_DIAGNOSTICS', message) };
       }
-      const failure = failureOf('bicep lint', lint, timeoutMs) ?? failureOf('bicep build', build, timeoutMs);
+      const failure = failureOf('bicep lint', lint, timeoutMs) ?? (build && failureOf('bicep build', build, timeoutMs));
       const cannot = (/** @type {string} */ why) => ({
         file,
         diagnostics,
@@ -166,7 +172,7 @@ export async function buildAndLint(files, { timeoutMs = TIMEOUT_MS } = {}) {
       });
       if (failure) return cannot(failure);
       try {
-        return { file, diagnostics, template: JSON.parse(build.stdout) };
+        return { file, diagnostics, template: JSON.parse(build?.stdout ?? '') };
       } catch {
         return cannot('bicep build printed no template');
       }

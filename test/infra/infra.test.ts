@@ -99,7 +99,7 @@ resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
 }
 `;
 let bad: string;
-/** One run of the script for both files, built and linted side by side. */
+/** One run of the script for both files (checked side by side). */
 let built: { code: number; stdout: string; stderr: string };
 
 beforeAll(async () => {
