@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/local-host.js';
+import { CLI, placeDevIssuerKey } from '../helpers/local-host.js';
 
 const GOOD_POLICY = 'rules:\n  - name: r\n    when: { issuer: dev }\n    grant:\n      - { minted: "https://x.internal", scopes: [a] }\n';
 
@@ -15,6 +15,8 @@ function serve(env: Record<string, string>, files: Record<string, string> = {}):
   const dir = mkdtempSync(join(tmpdir(), 'tokex-startup-'));
   writeFileSync(join(dir, 'policy.yaml'), GOOD_POLICY);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  // A case that fails late (a port in use) would otherwise make the dev issuer's RSA key first.
+  placeDevIssuerKey(join(dir, '.local'));
   return new Promise((resolve) => {
     execFile(
       process.execPath,
