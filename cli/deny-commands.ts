@@ -1,7 +1,9 @@
+import { resolve } from 'node:path';
 import { type DeniedCaller, type DenyList, formatDenyList, parseDenyList, sameEntry } from '../shared/deny/deny-list.js';
 import { type DenyListSource, fileDenyListSource, keyVaultDenyListSource } from '../shared/deny/watcher.js';
 import { ConfigError, TokexError } from '../shared/errors.js';
 import { loadSettings, withLocalSettings } from '../shared/settings.js';
+import type { CliSettings } from './context.js';
 
 /** One entry of the deny-list, as `tokex deny add|remove` takes it. */
 export type DenyEntry = { readonly caller: DeniedCaller } | { readonly issuer: string } | { readonly rule: string };
@@ -10,10 +12,10 @@ export type DenyEntry = { readonly caller: DeniedCaller } | { readonly issuer: s
  * The deny-list the server reads (TOKEX_DENY_LIST, or `--list`): a Key Vault secret, through the
  * same KeyVaultSecretStore (SecretClient) the server uses, or a file.
  */
-export async function denyListSource(list: string | undefined): Promise<DenyListSource> {
-  const settings = loadSettings(withLocalSettings({ ...process.env, ...(list !== undefined && { TOKEX_DENY_LIST: list }) }), 'local');
+export async function denyListSource(list: string | undefined, where: CliSettings): Promise<DenyListSource> {
+  const settings = loadSettings(withLocalSettings({ ...where.env, ...(list !== undefined && { TOKEX_DENY_LIST: list }) }, where.cwd), 'local');
   if (settings.denyList === undefined) throw new ConfigError('TOKEX_DENY_LIST: not set (give --list kv:<secret> or a file)');
-  if (!settings.denyList.startsWith('kv:')) return fileDenyListSource(settings.denyList);
+  if (!settings.denyList.startsWith('kv:')) return fileDenyListSource(resolve(where.cwd, settings.denyList), settings.denyList);
   const [{ DefaultAzureCredential }, { KeyVaultSecretStore }] = await Promise.all([import('@azure/identity'), import('../shared/keyvault/key-vault-store.js')]);
   return keyVaultDenyListSource(new KeyVaultSecretStore(settings.keyVaultUrl!, new DefaultAzureCredential()), settings.denyList.slice('kv:'.length));
 }

@@ -1,4 +1,5 @@
 import { type ExchangeResult, endpointProblem, exchangeToken, TokexExchangeError } from '../client/exchange.js';
+import type { CliContext } from './context.js';
 
 export const EXIT_REFUSED = 2;
 export const EXIT_UNAVAILABLE = 3;
@@ -17,14 +18,14 @@ export interface GetTokenOptions {
  * the tokex API scope) exchanged for the target. Only the result goes to stdout; everything else to
  * stderr. Returns the exit code: 0, 2 refused, 3 unavailable, 1 when the caller's own token cannot be had.
  */
-export async function getToken(options: GetTokenOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+export async function getToken(options: GetTokenOptions, io: Pick<CliContext, 'env' | 'out' | 'err'>): Promise<number> {
   // Before the caller's own token is even fetched: it must never go out in clear text.
   const problem = endpointProblem(options.endpoint);
   if (problem !== undefined) {
     io.err(`tokex: --endpoint: ${problem}\n`);
     return 1;
   }
-  let subjectToken = process.env.TOKEX_SUBJECT_TOKEN;
+  let subjectToken = io.env.TOKEX_SUBJECT_TOKEN;
   if (!subjectToken) {
     try {
       const { DefaultAzureCredential } = await import('@azure/identity');

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { JWTPayload } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -12,20 +13,22 @@ import { loadPolicyFile } from '../shared/policy/load.js';
 import type { IssuerConfig, Policy } from '../shared/policy/policy.js';
 import { policyWarnings } from '../shared/policy/warnings.js';
 import { loadSettings, type RuntimeMode, withLocalSettings } from '../shared/settings.js';
+import type { CliSettings } from './context.js';
 import { denyListSource } from './deny-commands.js';
 import { type ExplainAnswer, type ExplainRequest, type Explanation, explain, formatExplanation } from './explain.js';
 
-export function loadPolicyForCli(file: string, mode: RuntimeMode): Policy {
-  return loadWithSettings(file, mode).policy;
+export function loadPolicyForCli(file: string, mode: RuntimeMode, where: CliSettings): Policy {
+  return loadWithSettings(file, mode, where).policy;
 }
 
-function loadWithSettings(file: string, mode: RuntimeMode) {
-  const settings = loadSettings(withLocalSettings(process.env), 'local');
+function loadWithSettings(file: string, mode: RuntimeMode, where: CliSettings) {
+  const settings = loadSettings(withLocalSettings(where.env, where.cwd), 'local');
   const policy = loadPolicyFile(file, {
     ownIssuer: settings.issuer,
     mode,
     env: settings.env,
     builtInIssuers: mode === 'local' ? [devIssuerConfig(settings)] : [],
+    cwd: where.cwd,
   });
   return { policy, settings };
 }
@@ -34,8 +37,8 @@ function loadWithSettings(file: string, mode: RuntimeMode) {
  * `tokex policy check`: throws a PolicyError (file:line: path: problem), or says what was loaded
  * and lists warnings as `file:line: path: warning: …` lines; with `strict` they are errors (not ok).
  */
-export function checkPolicy(file: string, mode: RuntimeMode, strict = false): { text: string; warnings: string[]; ok: boolean } {
-  const { policy, settings } = loadWithSettings(file, mode);
+export function checkPolicy(file: string, mode: RuntimeMode, strict: boolean, where: CliSettings): { text: string; warnings: string[]; ok: boolean } {
+  const { policy, settings } = loadWithSettings(file, mode, where);
   const grants = policy.rules.reduce((n, r) => n + r.grants.length, 0);
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const summary = `${count(policy.issuers.length, 'issuer')}, ${policy.identities.size === 1 ? '1 identity' : `${policy.identities.size} identities`}, ${count(policy.rules.length, 'rule')}, ${count(grants, 'grant')}; checked for the ${mode === 'azure' ? 'Azure Functions' : 'local'} host`;
@@ -49,11 +52,11 @@ export function checkPolicy(file: string, mode: RuntimeMode, strict = false): { 
 }
 
 /** `--jwks FILE|URL`: the keys to check the token's signature with, for whichever issuer it names. */
-export function jwksKeys(jwks: string): (config: IssuerConfig) => IssuerKeys {
+export function jwksKeys(jwks: string, cwd: string): (config: IssuerConfig) => IssuerKeys {
   if (/^https?:\/\//i.test(jwks)) return (config) => remoteIssuerKeys({ ...config, jwksUri: jwks });
   let set: unknown;
   try {
-    set = JSON.parse(readFileSync(jwks, 'utf8'));
+    set = JSON.parse(readFileSync(resolve(cwd, jwks), 'utf8'));
   } catch (err) {
     throw new ConfigError(`--jwks ${jwks}: not a readable JSON file (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
   }
@@ -61,8 +64,8 @@ export function jwksKeys(jwks: string): (config: IssuerConfig) => IssuerKeys {
   return () => keys;
 }
 
-function parseClaims(text: string): JWTPayload {
-  const source = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;
+function parseClaims(text: string, cwd: string): JWTPayload {
+  const source = text.startsWith('@') ? readFileSync(resolve(cwd, text.slice(1)), 'utf8') : text;
   let claims: unknown;
   try {
     claims = JSON.parse(source);
@@ -86,21 +89,21 @@ export interface ExplainOptions {
 }
 
 /** `tokex policy explain`: the server's decision for one request, step by step. */
-export async function explainPolicy(file: string, options: ExplainOptions): Promise<{ text: string; ok: boolean }> {
+export async function explainPolicy(file: string, options: ExplainOptions, where: CliSettings): Promise<{ text: string; ok: boolean }> {
   if ((options.token === undefined) === (options.claims === undefined)) throw new ConfigError('policy explain: give exactly one of --token or --claims');
-  const policy = loadPolicyForCli(file, options.mode);
+  const policy = loadPolicyForCli(file, options.mode, where);
   const explanation = await explain({
     policy,
-    subject: options.token !== undefined ? { token: options.token.trim() } : { claims: parseClaims(options.claims!) },
+    subject: options.token !== undefined ? { token: options.token.trim() } : { claims: parseClaims(options.claims!, where.cwd) },
     request: { ...options.request, actorToken: options.actorToken?.trim() },
-    keysFor: options.jwks === undefined ? undefined : jwksKeys(options.jwks),
-    ...(options.denyList !== undefined && { denyList: await readDenyList(options.denyList) }),
+    keysFor: options.jwks === undefined ? undefined : jwksKeys(options.jwks, where.cwd),
+    ...(options.denyList !== undefined && { denyList: await readDenyList(options.denyList, where) }),
   });
   return { text: options.output === 'json' ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation), ok: explanation.answer.status === 200 };
 }
 
-async function readDenyList(list: string): Promise<DenyList> {
-  const source = await denyListSource(list);
+async function readDenyList(list: string, where: CliSettings): Promise<DenyList> {
+  const source = await denyListSource(list, where);
   try {
     return parseDenyList(await source.read(), source.name);
   } catch (err) {
@@ -150,11 +153,12 @@ export async function testPolicy(
   file: string,
   casesFile: string,
   options: { mode: RuntimeMode; output: 'text' | 'json' },
+  where: CliSettings,
 ): Promise<{ text: string; ok: boolean }> {
-  const policy = loadPolicyForCli(file, options.mode);
+  const policy = loadPolicyForCli(file, options.mode, where);
   let text: string;
   try {
-    text = readFileSync(casesFile, 'utf8');
+    text = readFileSync(resolve(where.cwd, casesFile), 'utf8');
   } catch (err) {
     throw new ConfigError(`${casesFile}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
   }

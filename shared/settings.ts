@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError } from './errors.js';
 import { KV_REFERENCE } from './patterns.js';
 import { isLoopbackUrl } from './url.js';
@@ -35,12 +36,14 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Reads local.settings.json `Values` the way the Functions tooling does; the environment wins.
- * Only the local host does this: in Azure, app settings are the environment.
+ * Only the local host does this: in Azure, app settings are the environment. The file is read from
+ * `cwd` (default: the process's working directory) and named as `local.settings.json` in messages.
  */
-export function withLocalSettings(env: Env, file = 'local.settings.json'): Env {
+export function withLocalSettings(env: Env, cwd?: string): Env {
+  const file = 'local.settings.json';
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(cwd === undefined ? file : join(cwd, file), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return env;
     throw new ConfigError(`${file}: cannot be read (${(err as Error).message})`);

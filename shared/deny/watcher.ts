@@ -34,14 +34,15 @@ export function keyVaultDenyListSource(store: SecretReaderWriter, secretName: st
   };
 }
 
-export function fileDenyListSource(path: string): DenyListSource {
+/** A deny-list file; `name` (default: `path`) is how messages and `tokex deny list` name it. */
+export function fileDenyListSource(path: string, name = path): DenyListSource {
   return {
-    name: path,
+    name,
     async read() {
       try {
         return await readFile(path, 'utf8');
       } catch (err) {
-        throw new TokexError('downstream_unavailable', `${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
+        throw new TokexError('downstream_unavailable', `${name}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
       }
     },
     write: (text) => writeFile(path, text, { mode: 0o600 }),

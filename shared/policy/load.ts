@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { type Document, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
@@ -19,6 +20,8 @@ export interface PolicyLoadOptions {
   readonly mode: 'azure' | 'local';
   /** Settings that `${TOKEX_…}` references in the policy are replaced with. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** A relative file name is read from here (default: the process's working directory); messages keep the name as given. */
+  readonly cwd?: string;
 }
 
 /** One problem in a policy file, located for a human. */
@@ -44,7 +47,7 @@ const DEFAULT_LIFETIME_SECONDS = 600;
 export function loadPolicyFile(file: string, options: PolicyLoadOptions): Policy {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(options.cwd === undefined ? file : resolve(options.cwd, file), 'utf8');
   } catch (err) {
     throw new PolicyError(file, [{ line: 0, path: '', message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }]);
   }

@@ -3,11 +3,10 @@
  * each abuse over HTTP against the built local host, with the real Key Vault SecretClient against
  * the fake vault, and `tokex policy check` as an author runs it.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicyError, parsePolicy } from '../../shared/policy/load.js';
@@ -16,7 +15,8 @@ import { FakeKeyVault } from '../fakes/key-vault.js';
 import { FakeManagedIdentity } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 import { throwawayTls } from '../fakes/tls.js';
-import { CLI, exchangeForm, LocalTokex } from '../helpers/local-host.js';
+import { exchangeForm, LocalTokex } from '../helpers/local-host.js';
+import { type CommandRun, tokexCommand } from '../helpers/tokex-command.js';
 
 const SP_TENANT = '77777777-7777-4777-8777-777777777777';
 const SP_CLIENT = '88888888-8888-4888-8888-888888888888';
@@ -256,9 +256,9 @@ describe('9. claim values mean exactly what they say', () => {
   });
 
   it('policy check prints the problem and exits 1', async () => {
-    const err = await policyCheck(base('        code: 0x10')).catch((e: { code: number; stderr: string }) => e);
-    expect(err).toMatchObject({ code: 1 });
-    expect((err as { stderr: string }).stderr).toMatch(/policy\.yaml:8: rules\[0\]\.when\.claims\.code: the number 0x10/);
+    const run = await policyCheck(base('        code: 0x10'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/policy\.yaml:8: rules\[0\]\.when\.claims\.code: the number 0x10/);
   });
 });
 
@@ -314,8 +314,9 @@ rules:
   });
 });
 
-async function policyCheck(text: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
+/** `tokex policy check` of `text`, run in this process with these settings only. */
+async function policyCheck(text: string, env: Record<string, string> = {}): Promise<CommandRun> {
   const dir = mkdtempSync(join(tmpdir(), 'tokex-policy-'));
   writeFileSync(join(dir, 'policy.yaml'), text);
-  return promisify(execFile)(process.execPath, [CLI, 'policy', 'check', join(dir, 'policy.yaml')], { cwd: dir, env: { ...process.env, ...env } });
+  return tokexCommand(['policy', 'check', join(dir, 'policy.yaml')], { cwd: dir, env });
 }

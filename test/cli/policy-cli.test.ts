@@ -1,6 +1,7 @@
 /**
  * The policy and deny commands as a CI job or an operator runs them: what they print and their
- * exit codes (0 ok, 1 refused / mismatch / strict warning).
+ * exit codes (0 ok, 1 refused / mismatch / strict warning). They run in this process (the code the
+ * built command runs); one test checks that the built command prints and exits the same.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,16 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, placeDevIssuerKey } from '../helpers/local-host.js';
+import { tokexCommand } from '../helpers/tokex-command.js';
 
 let dir: string;
-/** Runs the CLI without blocking, so the cases below run side by side. */
-const run = (...args: string[]) =>
+const settings = () => ({ PORT: '7071', TOKEX_LOCAL_DIR: join(dir, '.local') });
+/** Runs a command in this process (the code of the built command), in the scratch folder. */
+const run = (...args: string[]) => tokexCommand(args, { cwd: dir, env: settings() });
+/** The built command itself, as a CI job runs it. */
+const runBuilt = (...args: string[]) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd: dir, encoding: 'utf8', env: { ...process.env, PORT: '7071', TOKEX_LOCAL_DIR: join(dir, '.local') } },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    execFile(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, ...settings() } }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
     );
   });
 
@@ -104,6 +106,16 @@ describe.concurrent('tokex policy', () => {
     expect(lenient.code).toBe(0);
     expect(lenient.stderr).toContain('policy.yaml:8: rules[0].grant[1].secrets[0]: warning: "*" alone allows every secret in the vault');
     expect((await run('policy', 'check', 'policy.yaml', '--strict')).code).toBe(1);
+  });
+
+  it('the built command prints the same and exits with the same code (0, and 1 with --strict)', async () => {
+    for (const args of [
+      ['policy', 'check', 'policy.yaml'],
+      ['policy', 'check', 'policy.yaml', '--strict'],
+    ]) {
+      const [built, here] = await Promise.all([runBuilt(...args), run(...args)]);
+      expect(built).toEqual(here);
+    }
   });
 });
 

@@ -1,13 +1,10 @@
 /** `tokex policy explain` names the caller's kind and says when a rule's `when.kind` is why it does not hold. */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/local-host.js';
+import { tokexCommand } from '../helpers/tokex-command.js';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'tokex-explain-'));
 const policy = join(dir, 'policy.yaml');
 writeFileSync(
@@ -32,14 +29,10 @@ const token = (claims: Record<string, unknown>) =>
     .join('.');
 
 async function explain(claims: Record<string, unknown>): Promise<{ code: number; out: string }> {
-  const args = [CLI, 'policy', 'explain', policy, '--token', token(claims), '--target', 'https://ml.azure.com'];
-  try {
-    const { stdout, stderr } = await run(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH! } });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
+  const { code, stdout, stderr } = await tokexCommand(['policy', 'explain', policy, '--token', token(claims), '--target', 'https://ml.azure.com'], {
+    cwd: dir,
+  });
+  return { code, out: stdout + stderr };
 }
 
 describe('policy explain and caller kinds', () => {

@@ -20,6 +20,8 @@ const options: PolicyLoadOptions = { ownIssuer: 'https://tokex.example', mode: '
 const PARTNER_TENANT = '11111111-2222-3333-4444-555555555555';
 let issuer: FakeIssuer;
 let dir: string;
+/** The CLI's settings for these runs: none from this process's environment, files from the scratch folder. */
+const here = () => ({ env: {}, cwd: dir });
 
 const policyText = (iss: string) => `issuers:
   - name: corp
@@ -152,7 +154,7 @@ describe('policy explain', () => {
     const other = await FakeIssuer.start();
     try {
       const forged = await other.token({ iss: issuer.issuer, sub: 'job-1', aud: 'api://tokex', roles: ['Jobs.Train'] });
-      const keysFor = jwksKeys(join(dir, 'jwks.json'));
+      const keysFor = jwksKeys(join(dir, 'jwks.json'), dir);
       const withKeys = await explain({ policy: policy(), subject: { token: forged }, request: WORKSPACE, keysFor });
       expect(withKeys.answer).toMatchObject({ status: 400, reason: 'invalid_signature' });
       expect(withKeys.steps.find((s) => s.check === 'signature')).toMatchObject({ outcome: 'FAIL' });
@@ -179,16 +181,16 @@ cases:
 
   it('passes when every case gets what it expects', async () => {
     writeFileSync(join(dir, 'cases.yaml'), cases('dev-callers'));
-    const result = await testPolicy(join(dir, 'policy.yaml'), join(dir, 'cases.yaml'), { mode: 'azure', output: 'text' });
+    const result = await testPolicy(join(dir, 'policy.yaml'), join(dir, 'cases.yaml'), { mode: 'azure', output: 'text' }, here());
     expect(result).toEqual({ ok: true, text: 'PASS  a trainer gets jobs.read for 15 minutes\nPASS  an expired token is refused\n2 passed, 0 failed' });
   });
 
   it('fails with a diff on a mismatch, also as JSON', async () => {
     writeFileSync(join(dir, 'cases.yaml'), cases('other-rule'));
-    const text = await testPolicy(join(dir, 'policy.yaml'), join(dir, 'cases.yaml'), { mode: 'azure', output: 'text' });
+    const text = await testPolicy(join(dir, 'policy.yaml'), join(dir, 'cases.yaml'), { mode: 'azure', output: 'text' }, here());
     expect(text.ok).toBe(false);
     expect(text.text).toContain('FAIL  a trainer gets jobs.read for 15 minutes\n      rule: expected "other-rule", got "dev-callers"');
-    const json = JSON.parse((await testPolicy(join(dir, 'policy.yaml'), join(dir, 'cases.yaml'), { mode: 'azure', output: 'json' })).text);
+    const json = JSON.parse((await testPolicy(join(dir, 'policy.yaml'), join(dir, 'cases.yaml'), { mode: 'azure', output: 'json' }, here())).text);
     expect(json).toMatchObject({ passed: 1, failed: 1, cases: [{ ok: false, diff: ['rule: expected "other-rule", got "dev-callers"'] }, { ok: true }] });
   });
 });
@@ -221,11 +223,11 @@ rules:
       '13: rules[0].grant[1].lifetime: lifetime 7200 s is over 1 h: a leaked token stays useful that long',
       '14: rules[0].grant[2].secrets[0]: "*" alone allows every secret in the vault',
     ]);
-    const lenient = checkPolicy(file, 'azure');
+    const lenient = checkPolicy(file, 'azure', false, here());
     expect(lenient.ok).toBe(true);
     expect(lenient.text).toBe(`${file}: ok (1 issuer, 2 identities, 1 rule, 3 grants; checked for the Azure Functions host)`);
     expect(lenient.warnings).toContain(`${file}:4: identities.spare: warning: identity "spare" is not used by any grant`);
-    const strict = checkPolicy(file, 'azure', true);
+    const strict = checkPolicy(file, 'azure', true, here());
     expect(strict.ok).toBe(false);
     expect(strict.text).toBe(`${file}: 5 warnings, errors with --strict (1 issuer, 2 identities, 1 rule, 3 grants; checked for the Azure Functions host)`);
     expect(strict.warnings).toContain(`${file}:14: rules[0].grant[2].secrets[0]: error: "*" alone allows every secret in the vault`);

@@ -1,11 +1,10 @@
 /**
  * Issue 11 item 16: the callers' side never sends a subject token in clear text to another machine.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { exchangeToken, TokexCredential, TokexExchangeError } from '../../client/index.js';
-import { CLI } from '../helpers/local-host.js';
+import { tokexCommand } from '../helpers/tokex-command.js';
 
 const scope = 'api://tokex/.default';
 
@@ -26,9 +25,10 @@ describe('TokexCredential and exchangeToken refuse http:// to a host that is not
   });
 
   it('tokex get-token exits 1 with the reason, and prints no token', async () => {
-    const run = await promisify(execFile)(process.execPath, [CLI, 'get-token', '--endpoint', 'http://tokex.example', '--audience', 'https://w.internal'], {
-      env: { ...process.env, TOKEX_SUBJECT_TOKEN: 'caller-token' },
-    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    const run = await tokexCommand(['get-token', '--endpoint', 'http://tokex.example', '--audience', 'https://w.internal'], {
+      cwd: tmpdir(),
+      env: { TOKEX_SUBJECT_TOKEN: 'caller-token' },
+    });
     expect(run).toMatchObject({ code: 1, stdout: '' });
     expect(run.stderr).toMatch(/^tokex: --endpoint: refusing clear-text http to tokex\.example: the subject token would travel unencrypted/);
     expect(run.stderr).not.toContain('caller-token');

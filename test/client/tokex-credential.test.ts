@@ -14,6 +14,7 @@ import { FakeManagedIdentity } from '../fakes/managed-identity.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 import { throwawayTls } from '../fakes/tls.js';
 import { CLI, freePort, LocalTokex } from '../helpers/local-host.js';
+import { tokexCommand } from '../helpers/tokex-command.js';
 
 const run = promisify(execFile);
 let idp: FakeIssuer;
@@ -123,10 +124,12 @@ describe('TokexCredential', () => {
 });
 
 describe('tokex get-token', () => {
-  async function cli(args: string[], subject?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    const env = { PATH: process.env.PATH!, ...(subject && { TOKEX_SUBJECT_TOKEN: subject }) };
+  /** In this process (the code the built command runs), or as the built command. */
+  async function cli(args: string[], subject?: string, built = false): Promise<{ code: number; stdout: string; stderr: string }> {
+    const env = { ...(subject && { TOKEX_SUBJECT_TOKEN: subject }) };
+    if (!built) return tokexCommand(['get-token', ...args], { cwd: tokex.dir, env });
     try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, 'get-token', ...args], { env });
+      const { stdout, stderr } = await run(process.execPath, [CLI, 'get-token', ...args], { env: { PATH: process.env.PATH!, ...env } });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
@@ -135,10 +138,11 @@ describe('tokex get-token', () => {
   }
   const subject = () => idp.token({ sub: 'batch', aud: 'api://tokex', roles: ['Jobs.Train'] });
 
-  it('--output token: only the token on stdout', async () => {
+  it('--output token: only the token on stdout (the built command)', async () => {
     const { code, stdout, stderr } = await cli(
       ['--endpoint', tokex.url, '--audience', 'https://workspace.internal', '--scope', 'jobs.submit'],
       await subject(),
+      true,
     );
     expect([code, stderr]).toEqual([0, '']);
     expect(stdout.trim().split('.')).toHaveLength(3);
@@ -160,11 +164,14 @@ describe('tokex get-token', () => {
     expect(Number(length)).toBeGreaterThan(100);
   });
 
-  it('exit 2 when refused, 3 when unavailable, nothing on stdout', async () => {
-    const refused = await cli(['--endpoint', tokex.url, '--audience', 'https://elsewhere.internal'], await subject());
-    expect(refused.code).toBe(2);
-    expect(refused.stdout).toBe('');
-    expect(refused.stderr).toMatch(/^tokex: refused: invalid_target \(HTTP 400\): .*correlation id [0-9a-f-]{36}/);
+  it('exit 2 when refused, 3 when unavailable, nothing on stdout (the built command too)', async () => {
+    const args = ['--endpoint', tokex.url, '--audience', 'https://elsewhere.internal'];
+    const [refused, refusedBuilt] = await Promise.all([cli(args, await subject()), cli(args, await subject(), true)]);
+    for (const run of [refused, refusedBuilt]) {
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^tokex: refused: invalid_target \(HTTP 400\): .*correlation id [0-9a-f-]{36}/);
+    }
     const down = await cli(['--endpoint', `http://127.0.0.1:${await freePort()}`, '--audience', 'https://workspace.internal'], await subject());
     expect([down.code, down.stdout]).toEqual([3, '']);
     expect(down.stderr).toMatch(/^tokex: unavailable: network_error/);

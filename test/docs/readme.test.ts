@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CLI, LocalTokex } from '../helpers/local-host.js';
+import { tokexCommand } from '../helpers/tokex-command.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -77,6 +78,12 @@ it('every command has --help', async () => {
     ['deny', 'remove'],
     ['deny', 'list'],
   ];
-  const helps = await Promise.all(commands.map((args) => execFileAsync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' })));
-  for (const [i, { stdout }] of helps.entries()) expect(stdout, commands[i]!.join(' ')).toMatch(/^Usage: tokex/);
+  // In this process (the code the built command runs); the built command for `tokex --help` itself.
+  const helps = await Promise.all(commands.map((args) => tokexCommand([...args, '--help'], { cwd: tokex.dir })));
+  for (const [i, run] of helps.entries()) {
+    expect(run.code, commands[i]!.join(' ')).toBe(0);
+    expect(run.stdout, commands[i]!.join(' ')).toMatch(/^Usage: tokex/);
+  }
+  const { stdout } = await execFileAsync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+  expect(stdout).toBe(helps[0]!.stdout);
 });

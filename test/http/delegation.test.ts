@@ -2,14 +2,14 @@
  * Delegation on the wire (RFC 8693 §1.1, §2.1, §4.1, §4.4): actor tokens validated like subject
  * tokens, `when.actor` rules, `may_act`, and the `act` claim of minted tokens, over HTTP.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeEntra, TENANT_A } from '../fakes/entra.js';
 import { FakeIssuer } from '../fakes/oidc-issuer.js';
 import { checkExplainAgreement } from '../helpers/explain-agreement.js';
-import { ACCESS_TOKEN_TYPE, CLI, exchangeForm, JWT_TYPE, LocalTokex } from '../helpers/local-host.js';
+import { ACCESS_TOKEN_TYPE, exchangeForm, JWT_TYPE, LocalTokex } from '../helpers/local-host.js';
+import { tokexCommand } from '../helpers/tokex-command.js';
 
 let entra: FakeEntra;
 let idp: FakeIssuer;
@@ -247,16 +247,11 @@ describe('the request', () => {
 });
 
 describe('tokex policy explain --actor-token', () => {
-  /** Runs the CLI without blocking, so the three cases below run side by side. */
-  const explain = (args: string[]) =>
-    new Promise<{ code: number | null; out: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), ...args],
-        { env: { ...process.env, ...tokex.env }, encoding: 'utf8' },
-        (error, stdout) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, out: stdout }),
-      );
-    });
+  /** `tokex policy explain` with the server's settings, run in this process. */
+  const explain = async (args: string[]) => {
+    const { code, stdout } = await tokexCommand(['policy', 'explain', join(tokex.dir, 'policy.yaml'), ...args], { cwd: tokex.dir, env: tokex.env });
+    return { code, out: stdout };
+  };
 
   it('sees when.actor and may_act as the server does', async () => {
     const [ok, refused, noActor] = await Promise.all([

@@ -5,7 +5,7 @@
  * managed-identity fake and the Key Vault fake. The downstream deadline is shortened and the failure
  * backoff off, so a hang takes a second and a half and recovery is immediate.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,8 @@ import { FakeManagedIdentity, type FaultMode, TOKEN_EXCHANGE_AUDIENCE } from '..
 import { rsaKeyPair } from '../../fakes/rsa-keys.js';
 import { throwawayTls } from '../../fakes/tls.js';
 import { InProcessTokex } from '../../helpers/in-process.js';
-import { CLI, exchangeForm, JWT_TYPE } from '../../helpers/local-host.js';
+import { exchangeForm, JWT_TYPE } from '../../helpers/local-host.js';
+import { tokexCommand } from '../../helpers/tokex-command.js';
 
 /** The tokex API's app registration is the OBO app (user tokens for tokex are its assertions); two more apps for secret and certificate. */
 const SECRET_APP = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
@@ -228,16 +229,13 @@ describe('checks before calling Entra: 400 obo_refused and no call', () => {
 });
 
 describe('tokex policy explain runs the same checks', () => {
-  /** Runs the CLI without blocking, so both cases run side by side. */
-  const explain = (token: string, target: string) =>
-    new Promise<{ code: number | null; out: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, 'policy', 'explain', join(tokex.dir, 'policy.yaml'), '--token', token, '--target', target],
-        { encoding: 'utf8' },
-        (error, stdout) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, out: stdout }),
-      );
+  /** `tokex policy explain`, run in this process. */
+  const explain = async (token: string, target: string) => {
+    const { code, stdout } = await tokexCommand(['policy', 'explain', join(tokex.dir, 'policy.yaml'), '--token', token, '--target', target], {
+      cwd: tokex.dir,
     });
+    return { code, out: stdout };
+  };
 
   it('an OBO grant for a user token for the app; obo_refused for an app token', async () => {
     const [ok, refused] = await Promise.all([explain(await user(), 'https://ml.azure.com'), explain(await entra.app(), 'https://ml.azure.com')]);
