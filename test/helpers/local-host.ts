@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,12 +18,13 @@ export {
 } from '../../shared/protocol.js';
 
 /**
- * Puts the dev issuer's key file in `localDir` (TOKEX_LOCAL_DIR), from the fakes' keys: `tokex serve`
- * and `tokex dev-token` otherwise make one on first use, up to half a second of CPU for an RSA key.
+ * Puts the dev issuer's key file in `localDir` (TOKEX_LOCAL_DIR), from the fakes' keys (`key`, else the
+ * next one): `tokex serve` and `tokex dev-token` otherwise make one on first use, up to half a second of
+ * CPU for an RSA key.
  */
-export function placeDevIssuerKey(localDir: string): void {
+export function placeDevIssuerKey(localDir: string, key: KeyObject = rsaKeyPair().privateKey): void {
   mkdirSync(localDir, { recursive: true, mode: 0o700 });
-  const jwk = rsaKeyPair().privateKey.export({ format: 'jwk' });
+  const jwk = key.export({ format: 'jwk' });
   writeFileSync(join(localDir, 'dev-issuer-key.json'), `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
 }
 

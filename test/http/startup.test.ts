@@ -3,8 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { rsaKeyPair } from '../fakes/rsa-keys.js';
 import { CLI, placeDevIssuerKey } from '../helpers/local-host.js';
 
+/** One dev issuer key for every case (each is a server of its own). */
+const devKey = rsaKeyPair().privateKey;
 const GOOD_POLICY = 'rules:\n  - name: r\n    when: { issuer: dev }\n    grant:\n      - { minted: "https://x.internal", scopes: [a] }\n';
 
 /**
@@ -16,7 +19,7 @@ function serve(env: Record<string, string>, files: Record<string, string> = {}):
   writeFileSync(join(dir, 'policy.yaml'), GOOD_POLICY);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   // A case that fails late (a port in use) would otherwise make the dev issuer's RSA key first.
-  placeDevIssuerKey(join(dir, '.local'));
+  placeDevIssuerKey(join(dir, '.local'), devKey);
   return new Promise((resolve) => {
     execFile(
       process.execPath,

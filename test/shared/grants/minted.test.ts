@@ -8,11 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { describeCaller } from '../../../shared/caller/caller.js';
 import { mintAccessToken } from '../../../shared/grants/minted.js';
 import { generateSigningKey, publicJwks, type SigningAlgorithm, signingKeyFrom } from '../../../shared/keys/signing-key.js';
+import { rsaKeyPair } from '../../fakes/rsa-keys.js';
 
 describe('mintAccessToken', () => {
   for (const alg of ['ES256', 'RS256'] as const satisfies readonly SigningAlgorithm[]) {
     it(`${alg}: verifies with jose against the JWKS, with the header and claims of an at+jwt`, async () => {
-      const key = await signingKeyFrom(JSON.stringify(generateSigningKey(alg)), 'test');
+      // RS256 from the run's pool of RSA keys (making one costs up to half a second of CPU); the README test
+      // covers RS256 generation (the dev issuer's key on first use).
+      const jwk = alg === 'RS256' ? rsaKeyPair().privateKey.export({ format: 'jwk' }) : generateSigningKey(alg);
+      const key = await signingKeyFrom(JSON.stringify(jwk), 'test');
       const now = Math.floor(Date.now() / 1000);
       const caller = describeCaller('idp', 'entra', { iss: 'https://idp.example', sub: 'svc', azp: 'app-1', exp: now + 3600, tid: 't', oid: 'o' });
       const minted = await mintAccessToken(key, {
