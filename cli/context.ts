@@ -2,8 +2,8 @@
  * Where one run of a `tokex` command reads its settings and relative paths. The `tokex` command
  * passes the process's own (cli/tokex.ts); tests run commands in-process with their own.
  * Not covered: get-token's TOKEX_ENDPOINT and TOKEX_API_SCOPE defaults (commander reads them) and
- * the Azure SDK's credentials, which read the process's environment; `serve`, a process of its own,
- * reads its policy and keys relative to the process's working directory.
+ * the Azure SDK's credentials, which read the process's environment; and `serve`, a process of its
+ * own, which reads local.settings.json, its policy and its keys from the process's working directory.
  */
 export interface CliSettings {
   /** PORT, TOKEX_* and the rest; local.settings.json in `cwd` adds what this does not set. */

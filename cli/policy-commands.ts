@@ -65,7 +65,14 @@ export function jwksKeys(jwks: string, cwd: string): (config: IssuerConfig) => I
 }
 
 function parseClaims(text: string, cwd: string): JWTPayload {
-  const source = text.startsWith('@') ? readFileSync(resolve(cwd, text.slice(1)), 'utf8') : text;
+  let source = text;
+  if (text.startsWith('@')) {
+    try {
+      source = readFileSync(resolve(cwd, text.slice(1)), 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--claims ${text}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
+    }
+  }
   let claims: unknown;
   try {
     claims = JSON.parse(source);

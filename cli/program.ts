@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, TokexError } from '../shared/errors.js';
 import { DURATION, seconds } from '../shared/policy/duration.js';
@@ -55,7 +54,8 @@ function createProgram(ctx: CliContext, version: string, outcome: { exitCode: nu
         ...(opts.host !== undefined && { HOST: opts.host }),
         ...(opts.policy !== undefined && { TOKEX_POLICY: opts.policy }),
       };
-      const settings = loadSettings(withLocalSettings(env, ctx.cwd), 'local');
+      // A process of its own: local.settings.json, like its policy and keys, from the process's working directory.
+      const settings = loadSettings(withLocalSettings(env), 'local');
       const { serveLocally } = await import('../local/serve.js');
       await serveLocally(settings);
     });
@@ -72,7 +72,7 @@ function createProgram(ctx: CliContext, version: string, outcome: { exitCode: nu
       const [{ loadSettings, withLocalSettings }, { mintDevToken }] = await Promise.all([import('../shared/settings.js'), import('../local/dev-issuer.js')]);
       const settings = loadSettings(withLocalSettings(ctx.env, ctx.cwd), 'local');
       const token = await mintDevToken(
-        { ...settings, localDir: resolve(ctx.cwd, settings.localDir) },
+        settings,
         {
           subject: opts.sub,
           roles: opts.roles ?? [],
@@ -80,6 +80,7 @@ function createProgram(ctx: CliContext, version: string, outcome: { exitCode: nu
           audience: opts.aud,
           lifetimeSeconds: opts.lifetime,
         },
+        ctx.cwd,
       );
       ctx.out(`${token}\n`);
     });
@@ -99,11 +100,17 @@ function createProgram(ctx: CliContext, version: string, outcome: { exitCode: nu
         .default('token'),
     )
     .addOption(new Option('--tokex-scope <scope>', 'the scope your own token is requested for').env('TOKEX_API_SCOPE').default('api://tokex/.default'))
-    .action(async (opts: { endpoint: string; resource?: string; audience?: string; scope?: string; output: 'token' | 'json' | 'env'; tokexScope: string }) => {
-      if (opts.resource === undefined && opts.audience === undefined) program.error('error: give --resource or --audience');
-      const { getToken } = await import('./get-token.js');
-      outcome.exitCode = await getToken(opts, ctx);
-    });
+    .action(
+      async (
+        opts: { endpoint: string; resource?: string; audience?: string; scope?: string; output: 'token' | 'json' | 'env'; tokexScope: string },
+        command: Command,
+      ) => {
+        // The command's own error: its usage and help follow the message, not the whole program's.
+        if (opts.resource === undefined && opts.audience === undefined) command.error('error: give --resource or --audience');
+        const { getToken } = await import('./get-token.js');
+        outcome.exitCode = await getToken(opts, ctx);
+      },
+    );
 
   const policy = program.command('policy').description('check, explain and test policy files');
   policy

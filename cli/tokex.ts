@@ -9,6 +9,6 @@ const exitCode = await runTokex(
   { env: process.env, cwd: process.cwd(), out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
   version,
 );
-// A failed command is over even when something it started still holds the event loop (a host that
-// failed half-way through its start); a served host keeps running.
-if (exitCode !== 0) process.exit(exitCode);
+// Not process.exit(): output still queued for a pipe would be cut off. What a failed start leaves
+// behind (timers, the telemetry thread) is unref'd, so the process ends once its output is written.
+process.exitCode = exitCode;

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type JSONWebKeySet, SignJWT } from 'jose';
 import type { IssuerConfig } from '../shared/caller/issuer-config.js';
 import { staticIssuerKeys } from '../shared/caller/issuer-keys.js';
@@ -20,10 +20,11 @@ export function devIssuerUrl(settings: Pick<Settings, 'port'>): string {
   return `http://localhost:${settings.port}/dev`;
 }
 
-export function loadDevIssuerKey(settings: Pick<Settings, 'localDir'>): Promise<SigningKey> {
+/** The dev issuer's key, made on first use; a relative `localDir` is read from `cwd` (default: the process's) and named as given. */
+export function loadDevIssuerKey(settings: Pick<Settings, 'localDir'>, cwd?: string): Promise<SigningKey> {
   const file = join(settings.localDir, 'dev-issuer-key.json');
   return signingKeyFrom(
-    loadOrCreateKeyFile(file, () => generateSigningKey('RS256')),
+    loadOrCreateKeyFile(cwd === undefined ? file : resolve(cwd, file), () => generateSigningKey('RS256')),
     file,
   );
 }
@@ -49,9 +50,9 @@ export interface DevTokenOptions {
   readonly lifetimeSeconds?: number;
 }
 
-/** A caller token from the dev issuer, shaped like an Entra app token (`roles`, `azp`). */
-export async function mintDevToken(settings: Settings, options: DevTokenOptions): Promise<string> {
-  const key = await loadDevIssuerKey(settings);
+/** A caller token from the dev issuer, shaped like an Entra app token (`roles`, `azp`); `cwd` as for loadDevIssuerKey. */
+export async function mintDevToken(settings: Settings, options: DevTokenOptions, cwd?: string): Promise<string> {
+  const key = await loadDevIssuerKey(settings, cwd);
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({
     ...(options.roles && options.roles.length > 0 && { roles: [...options.roles] }),

@@ -4,7 +4,7 @@
  * built command runs); one test checks that the built command prints and exits the same.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +116,49 @@ describe.concurrent('tokex policy', () => {
       const [built, here] = await Promise.all([runBuilt(...args), run(...args)]);
       expect(built).toEqual(here);
     }
+  });
+
+  it('the built command writes all of a long answer to a pipe before it exits 1', async () => {
+    // Some 300 cases of JSON, over the 64 KiB a pipe holds; the last one fails.
+    const claims = '{ iss: "http://localhost:7071/dev", aud: api://tokex, sub: job-1, roles: [Jobs.Train], exp: +1h }';
+    const passing = Array.from(
+      { length: 300 },
+      (_, i) => `  - { name: case ${i}, claims: ${claims}, request: { audience: https://workspace.internal }, expect: { outcome: granted } }`,
+    );
+    const failing = `  - { name: the last, claims: ${claims}, request: { audience: https://workspace.internal }, expect: { outcome: denied } }`;
+    writeFileSync(join(dir, 'many-cases.yaml'), ['cases:', ...passing, failing, ''].join('\n'));
+    // Into a pipe whose reader starts late, as `| jq` may: what is not written by exit would be lost.
+    const command = `set -o pipefail; "$0" "$1" policy test policy.yaml many-cases.yaml --output json | { sleep 0.3; cat; }`;
+    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(
+        'bash',
+        ['-c', command, process.execPath, CLI],
+        { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, ...settings() } },
+        (error, stdout) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout }),
+      );
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout.length).toBeGreaterThan(64 * 1024);
+    expect(JSON.parse(result.stdout)).toMatchObject({ passed: 300, failed: 1 });
+  });
+
+  it('explain --claims @file reads the file from the folder; a file not there is one line and exit 1', async () => {
+    writeFileSync(join(dir, 'claims.json'), '{"iss":"http://localhost:7071/dev","aud":"api://tokex","sub":"s","roles":["Jobs.Train"],"exp":4102444800}');
+    const granted = await run('policy', 'explain', 'policy.yaml', '--claims', '@claims.json', '--audience', 'https://workspace.internal');
+    expect(granted.code).toBe(0);
+    expect(granted.stdout).toContain('answer: 200, rule dev-callers');
+    const missing = await run('policy', 'explain', 'policy.yaml', '--claims', '@absent.json', '--audience', 'https://workspace.internal');
+    expect([missing.code, missing.stdout, missing.stderr]).toEqual([1, '', 'tokex: --claims @absent.json: cannot be read (ENOENT)\n']);
+  });
+});
+
+describe('tokex dev-token', () => {
+  it('names a bad key file as the settings give it (relative to the folder)', async () => {
+    mkdirSync(join(dir, 'bad-key'), { recursive: true });
+    writeFileSync(join(dir, 'bad-key', 'dev-issuer-key.json'), 'not json');
+    const bad = await tokexCommand(['dev-token', '--sub', 'x'], { cwd: dir, env: { PORT: '7071', TOKEX_LOCAL_DIR: 'bad-key' } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^tokex: bad-key\/dev-issuer-key\.json: not a private key/);
   });
 });
 

@@ -178,7 +178,10 @@ describe('tokex get-token', () => {
   });
 
   it('needs exactly one of --resource and --audience', async () => {
-    expect((await cli(['--endpoint', tokex.url], 'x')).stderr).toContain('give --resource or --audience');
+    const neither = await cli(['--endpoint', tokex.url], 'x');
+    expect(neither.code).toBe(1);
+    expect(neither.stderr).toContain('give --resource or --audience');
+    expect(neither.stderr).toContain('Usage: tokex get-token [options]');
     const both = await cli(['--endpoint', tokex.url, '--resource', 'https://a', '--audience', 'b'], 'x');
     expect(both.code).toBe(1);
     expect(both.stderr).toMatch(/cannot be used with/);
