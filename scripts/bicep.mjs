@@ -3,7 +3,7 @@
  * Compiles and lints infra/main.bicep with the real Bicep CLI, failing on any error or warning.
  *
  *   node scripts/bicep.mjs restore                   fetch the CLI into .cache/bicep/ (CI does this first)
- *   node scripts/bicep.mjs [--outdir DIR] [FILE...]  restore if needed, then `bicep build` and `bicep lint` each file
+ *   node scripts/bicep.mjs [--outdir DIR] [FILE...]  restore if needed, then `bicep lint`, then `bicep build`, of each file
  *   (TOKEX_BICEP_CACHE=DIR uses another cache folder; TOKEX_BICEP_TIMEOUT_MS limits a run)
  *
  * The CLI comes from NuGet (package Azure.Bicep.CommandLine.<rid>) through `dotnet restore` of a
@@ -184,7 +184,7 @@ export async function buildAndLint(files, { timeoutMs = TIMEOUT_MS } = {}) {
 export const formatDiagnostic = (d) => `${d.file}(${d.line},${d.column}) : ${d.level} ${d.code}: ${d.message}`;
 
 const USAGE = `Usage:
-  node scripts/bicep.mjs [--outdir DIR] [FILE...]   build and lint (default: infra/main.bicep); exit 1 on any error or warning
+  node scripts/bicep.mjs [--outdir DIR] [FILE...]   lint, then build (default: infra/main.bicep); exit 1 on any error or warning
   node scripts/bicep.mjs restore                    fetch the pinned Bicep CLI into .cache/bicep/
 Options:
   --outdir DIR  write each file's ARM template to DIR/<name>.json (made if missing)

@@ -46,7 +46,8 @@ export function withLocalSettings(env: Env, cwd?: string): Env {
     text = readFileSync(cwd === undefined ? file : join(cwd, file), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return env;
-    throw new ConfigError(`${file}: cannot be read (${(err as Error).message})`);
+    // The code, not the message: that would name the path as read, not as the user knows the file.
+    throw new ConfigError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
   }
   let values: unknown;
   try {
