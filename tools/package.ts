@@ -11,6 +11,7 @@ import { build } from 'esbuild';
 import { zipSync } from 'fflate';
 import ignore from 'ignore';
 import { bundleOptions } from './esbuild-options.js';
+import { otelExportersLeftOut } from './otel-exporters-left-out.js';
 
 export interface PackageResult {
   /** The folder azd zips. */
@@ -30,8 +31,10 @@ const ZIP_TIME = new Date(1980, 0, 1, 0, 0, 0);
 export async function buildPackage(root: string, out = join(root, 'dist/package'), env: NodeJS.ProcessEnv = process.env): Promise<PackageResult> {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
+  const options = bundleOptions(root, out);
   const result = await build({
-    ...bundleOptions(root, out),
+    ...options,
+    plugins: [...(options.plugins ?? []), otelExportersLeftOut],
     entryPoints: { index: 'functions/index.ts', 'app-insights-worker': 'shared/audit/app-insights-worker.ts' },
     external: ['@azure/functions-core'],
     minify: true,

@@ -12,9 +12,12 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
+import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { LEFT_OUT_EXPORTERS, leftOutModule } from '../../tools/otel-exporters-left-out.js';
 import { keptByFuncignore } from '../../tools/package.js';
 import { FakeIngestion } from '../fakes/app-insights-ingestion.js';
 import { FakeKeyVault } from '../fakes/key-vault.js';
@@ -131,6 +134,18 @@ describe('npm run package', () => {
       (JSON.parse(readFileSync(built.meta, 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> }).outputs,
     ).flatMap((o) => Object.keys(o.inputs));
     expect(inputs.filter((i) => /zod\/v4\/locales\/(?!en\.js|index\.js)/.test(i))).toEqual([]);
+    // Nor the OpenTelemetry exporters Azure Monitor never has NodeSDK build, with gRPC and protobufjs.
+    const leftOut = [...LEFT_OUT_EXPORTERS, '@grpc/grpc-js', 'protobufjs'];
+    expect(inputs.filter((i) => leftOut.some((name) => i.includes(`node_modules/${name}/`)))).toEqual([]);
+  });
+
+  it('what stands in for a left-out exporter throws, naming it, if anything calls it', () => {
+    const module = { exports: {} as Record<string, new () => unknown> };
+    runInNewContext(leftOutModule('@opentelemetry/exporter-zipkin'), { module });
+    expect(() => new module.exports.ZipkinExporter!()).toThrow(
+      "@opentelemetry/exporter-zipkin is left out of tokex's package: tokex exports telemetry to Application Insights only (unset OTEL_*_EXPORTER and OTEL_EXPERIMENTAL_CONFIG_FILE)",
+    );
+    expect(module.exports.then).toBeUndefined();
   });
 
   it('.funcignore (copied into the folder azd zips) keeps every file but itself; the zip holds exactly those files', () => {
@@ -315,6 +330,41 @@ describe.concurrent('the deployed folder, loaded as the Functions Node.js worker
       // The Application Insights worker thread ran from the bundle: the appTerminate flush delivered the event.
       expect(ingestion.events('TokenExchange').map((e) => e.data.baseData.properties?.correlationId)).toContain(invocationId);
       expect(report.stderr).not.toContain(subject);
+    });
+
+    it("the package's audit worker starts and exports with OTEL_*_EXPORTER settings present: NodeSDK never builds the exporters left out", async ({
+      expect,
+    }) => {
+      const audit = new Worker(join(azureApp, 'app-insights-worker.js'), {
+        workerData: { connectionString: ingestion.connectionString() },
+        env: {
+          ...process.env,
+          OTEL_TRACES_EXPORTER: 'otlp,zipkin',
+          OTEL_METRICS_EXPORTER: 'otlp,prometheus',
+          OTEL_LOGS_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        },
+      });
+      try {
+        const reply = (type: string) =>
+          new Promise<{ type: string; error?: string }>((resolve) => {
+            const listen = (message: { type: string; error?: string }) => {
+              if (message.type !== type && message.type !== 'failed') return;
+              audit.off('message', listen);
+              resolve(message);
+            };
+            audit.on('message', listen);
+          });
+        expect(await reply('ready')).toEqual({ type: 'ready' });
+        const operationId = randomUUID();
+        audit.postMessage({ type: 'event', name: 'TokenExchange', operationId, properties: { correlationId: operationId }, measurements: {} });
+        const flushed = reply('flushed');
+        audit.postMessage({ type: 'flush', id: 1 });
+        expect(await flushed).toMatchObject({ type: 'flushed' });
+        expect(ingestion.events('TokenExchange').map((e) => e.data.baseData.properties?.correlationId)).toContain(operationId);
+      } finally {
+        await audit.terminate();
+      }
     });
   });
 });
