@@ -57,14 +57,7 @@ function createProgram(ctx: CliContext, version: string, outcome: { exitCode: nu
       // A process of its own: local.settings.json, like its policy and keys, from the process's working directory.
       const settings = loadSettings(withLocalSettings(env), 'local');
       const { serveLocally } = await import('../local/serve.js');
-      const server = await serveLocally(settings);
-      // The process is the server's: Ctrl-C or a stop request closes it, flushes the audit, and exits.
-      const stop = async () => {
-        await server.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      await serveLocally(settings);
     });
 
   program

@@ -7,20 +7,13 @@ import { startTokex } from '../shared/startup.js';
 import { devJwks, devTrustedIssuer, loadDevIssuerKey } from './dev-issuer.js';
 import { type LocalHost, startLocalHost } from './host.js';
 
-/** The local host, listening; `close` stops it and writes out what the audit sinks still hold. */
-export interface LocalServer {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
 /**
  * `npm start` / `tokex serve`: the Functions handlers on a local node:http server, with the
  * built-in dev issuer, settings from the environment over local.settings.json. The CLI loads the
  * settings before importing this module, so a bad one is reported without loading the host and the
- * core; it also owns the process (signals, exit). Unlike the Functions entry point, any failed
- * startup stops it: someone is watching the terminal.
+ * core. Unlike the Functions entry point, any failed startup stops it: someone is watching the terminal.
  */
-export async function serveLocally(settings: Settings): Promise<LocalServer> {
+export async function serveLocally(settings: Settings): Promise<LocalHost> {
   const dev = await devTrustedIssuer(settings);
   const tokex = await startTokex(settings, { builtInIssuers: [dev] });
   const jwks = devJwks(await loadDevIssuerKey(settings));
@@ -38,13 +31,15 @@ export async function serveLocally(settings: Settings): Promise<LocalServer> {
     }),
   );
   log.info('tokex listening', { url: host.url, policy: settings.policyPath, issuer: settings.issuer });
-  return {
-    url: host.url,
-    close: async () => {
-      await host.close();
-      await tokex.auditor.flush();
-    },
+
+  const stop = async () => {
+    await host.close();
+    await tokex.auditor.flush();
+    process.exit(0);
   };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return host;
 }
 
 /** A port in use or not ours to bind is a setting problem: one line naming it, not a stack trace. */

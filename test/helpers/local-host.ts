@@ -4,10 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../bench/free-port.js';
-import { serveLocally } from '../../local/serve.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_JWT } from '../../shared/protocol.js';
-import { loadSettings } from '../../shared/settings.js';
 import { rsaKeyPair } from '../fakes/rsa-keys.js';
 
 export { freePort };
@@ -30,10 +28,7 @@ export function placeDevIssuerKey(localDir: string, key: KeyObject = rsaKeyPair(
   writeFileSync(join(localDir, 'dev-issuer-key.json'), `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
 }
 
-/**
- * The local host in a scratch folder, with its output captured: the built `tokex serve` as a child
- * process (`start`), or the same host and core in this process (`startInProcess`).
- */
+/** The built `tokex serve`, running as a child process in a scratch folder, with its output captured. */
 export class LocalTokex {
   stdout = '';
   stderr = '';
@@ -44,11 +39,8 @@ export class LocalTokex {
   readonly #waiting = new Set<() => void>();
   /** The part of stdout after its last newline: a line still being written. */
   #partial = '';
-  /** Stops a host started in this process and gives back the output it captured. */
-  #stopInProcess: (() => Promise<void>) | undefined;
   private constructor(
-    /** The `tokex serve` process; none for a host in this process. */
-    readonly child: ChildProcess | undefined,
+    readonly child: ChildProcess,
     readonly url: string,
     readonly dir: string,
     readonly env: Record<string, string>,
@@ -60,8 +52,17 @@ export class LocalTokex {
    * to the server, as on a developer's first `npm start`.
    */
   static async start(policy: string, env: Record<string, string> = {}, options: { generateDevKey?: boolean } = {}): Promise<LocalTokex> {
-    const { dir, port, settings } = await LocalTokex.#scratch(policy, env);
-    if (!options.generateDevKey) placeDevIssuerKey(settings.TOKEX_LOCAL_DIR!);
+    const dir = mkdtempSync(join(tmpdir(), 'tokex-test-'));
+    writeFileSync(join(dir, 'policy.yaml'), policy);
+    const port = await freePort();
+    const settings = {
+      PORT: String(port),
+      TOKEX_POLICY: join(dir, 'policy.yaml'),
+      TOKEX_LOCAL_DIR: join(dir, '.local'),
+      TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'),
+      ...env,
+    };
+    if (!options.generateDevKey) placeDevIssuerKey(settings.TOKEX_LOCAL_DIR);
     const child = spawn(process.execPath, [CLI, 'serve'], { cwd: dir, env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
     const host = new LocalTokex(child, `http://127.0.0.1:${port}`, dir, settings);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => host.#read(d));
@@ -91,74 +92,6 @@ export class LocalTokex {
       });
     });
     return host;
-  }
-
-  /**
-   * The host and core `tokex serve` runs (local/serve.ts), in this process: no Node start and module
-   * loading per server. Its settings are `env` and the scratch folder's, not this process's
-   * environment, so a server that needs a managed identity (@azure/identity reads the process's
-   * environment, and MSAL keeps what it found for the process) is started with `start` instead.
-   * While it runs, this process's stdout and stderr are its own, captured.
-   */
-  static async startInProcess(policy: string, env: Record<string, string> = {}): Promise<LocalTokex> {
-    const { dir, port, settings } = await LocalTokex.#scratch(policy, env);
-    placeDevIssuerKey(settings.TOKEX_LOCAL_DIR!);
-    const host = new LocalTokex(undefined, `http://127.0.0.1:${port}`, dir, settings);
-    const release = host.#capture();
-    try {
-      const server = await serveLocally(loadSettings(settings, 'local'));
-      host.#stopInProcess = async () => {
-        await server.close();
-        release();
-      };
-    } catch (err) {
-      release();
-      throw err;
-    }
-    return host;
-  }
-
-  /** A scratch folder with `policy`, a free port, and the settings a test server runs with. */
-  static async #scratch(policy: string, env: Record<string, string>): Promise<{ dir: string; port: number; settings: Record<string, string> }> {
-    const dir = mkdtempSync(join(tmpdir(), 'tokex-test-'));
-    writeFileSync(join(dir, 'policy.yaml'), policy);
-    const port = await freePort();
-    const settings = {
-      PORT: String(port),
-      TOKEX_POLICY: join(dir, 'policy.yaml'),
-      TOKEX_LOCAL_DIR: join(dir, '.local'),
-      TOKEX_AUDIT_FILE: join(dir, 'audit.jsonl'),
-      ...env,
-    };
-    return { dir, port, settings };
-  }
-
-  /** Takes this process's stdout and stderr (streams and console) as the in-process server's; returns how to give them back. */
-  #capture(): () => void {
-    const restore: (() => void)[] = [];
-    const take = (stream: NodeJS.WriteStream, keep: (text: string) => void) => {
-      const write = stream.write;
-      stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-        keep(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-        (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
-        return true;
-      }) as typeof stream.write;
-      restore.push(() => (stream.write = write));
-    };
-    take(process.stdout, (text) => this.#read(text));
-    take(process.stderr, (text) => (this.stderr += text));
-    for (const level of ['log', 'info', 'warn', 'error'] as const) {
-      const original = console[level];
-      console[level] = (...args: unknown[]) => {
-        const line = `${args.map(String).join(' ')}\n`;
-        if (level === 'log' || level === 'info') this.#read(line);
-        else this.stderr += line;
-      };
-      restore.push(() => (console[level] = original));
-    }
-    return () => {
-      for (const undo of restore.splice(0)) undo();
-    };
   }
 
   /** POST /token with form parameters (a value of string[] repeats the parameter). */
@@ -221,11 +154,9 @@ export class LocalTokex {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child) return this.#stopInProcess?.();
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
     await exited;
   }
 }

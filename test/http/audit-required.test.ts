@@ -12,7 +12,7 @@ afterEach(async () => {
 
 async function start(required: boolean): Promise<LocalTokex> {
   idp = await FakeIssuer.start();
-  const host = await LocalTokex.startInProcess(
+  const host = await LocalTokex.start(
     `
 issuers: [{ name: idp, issuer: "${idp.issuer}", audience: api://tokex }]
 rules: [{ name: r, when: { issuer: idp }, grant: [{ minted: "https://w.internal", scopes: [a] }] }]

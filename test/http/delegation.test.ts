@@ -46,7 +46,7 @@ rules:
 
 beforeAll(async () => {
   [entra, idp] = await Promise.all([FakeEntra.start(), FakeIssuer.start()]);
-  tokex = await LocalTokex.startInProcess(policy());
+  tokex = await LocalTokex.start(policy());
   // Every exchange below is also put to `policy explain`, which must give the server's answer.
   await checkExplainAgreement(tokex);
 });

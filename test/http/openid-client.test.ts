@@ -9,7 +9,7 @@ let tokex: LocalTokex;
 
 beforeAll(async () => {
   idp = await FakeIssuer.start();
-  tokex = await LocalTokex.startInProcess(`
+  tokex = await LocalTokex.start(`
 issuers:
   - { name: idp, issuer: "${idp.issuer}", audience: api://tokex }
 rules:

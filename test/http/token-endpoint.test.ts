@@ -36,7 +36,7 @@ const trainer = () => issuer.token({ sub: 'job-1', aud: 'api://tokex', roles: ['
 
 beforeAll(async () => {
   issuer = await FakeIssuer.start();
-  tokex = await LocalTokex.startInProcess(policy(issuer.issuer));
+  tokex = await LocalTokex.start(policy(issuer.issuer));
   // Every exchange below is also put to `policy explain`, which must give the server's answer.
   await checkExplainAgreement(tokex);
 });
