@@ -153,11 +153,13 @@ export class LocalTokex {
     });
   }
 
+  /** Stops it as a service manager would (SIGTERM): it must close, flush its audit and exit 0. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => this.child.once('exit', (code, signal) => r([code, signal])));
     this.child.kill('SIGTERM');
-    await exited;
+    const [code, signal] = await exited;
+    if (code !== 0) throw new Error(`tokex serve ended with ${code ?? signal} on SIGTERM, not 0: ${this.stderr}`);
   }
 }
 
